@@ -1,0 +1,135 @@
+"""esp_coord: coordination of French primary-care teams (ESP / ESP CLAP)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from esp_coord.settings import ROOT, load_settings
+
+# Feature packages, in registration order: (package, URL prefix). Each has __init__.py (bp) and views.py.
+FEATURES: list[tuple[str, str]] = [
+    ("dashboard", ""),
+    ("auth", ""),
+    ("teams", "/equipes"),
+    ("activity", "/actions"),
+    ("tasks", "/taches"),
+    ("patients", "/patients"),
+    ("meetings", "/reunions"),
+    ("calendar_feeds", "/agenda"),
+    ("care_plans", "/pps"),
+    ("protocols", "/protocoles"),
+    ("funding", "/financement"),
+    ("reports", "/rapports"),
+    ("admin", "/admin"),
+]
+
+
+def create_app(env: str | None = None, overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    settings = load_settings(env, overrides, instance_path=Path(app.instance_path))
+    app.config.update(settings)
+    configure_database(app)
+    configure_logging(app)
+    configure_extensions(app)
+    configure_blueprints(app)
+    configure_request_hooks(app)
+    configure_templates(app)
+    configure_errors(app)
+    configure_cli(app)
+    configure_jobs(app)
+    return app
+
+
+def configure_database(app: Flask) -> None:
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'esp_coord.db'}"
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def configure_logging(app: Flask) -> None:
+    from esp_coord.core.logging import configure
+
+    configure(app)
+
+
+def configure_extensions(app: Flask) -> None:
+    from esp_coord.core.dbevents import install_sqlite_pragmas
+    from esp_coord.core.i18n import translation_directories
+    from esp_coord.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        install_sqlite_pragmas(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_directories())
+    babel.init_app(app, locale_selector=lambda: "fr", timezone_selector=lambda: "Europe/Paris")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+
+    from esp_coord.auth.sessions import load_user_from_session
+
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user_from_session)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = None  # server-side sessions do this job
+
+
+def configure_blueprints(app: Flask) -> None:
+    import importlib
+
+    for name, prefix in FEATURES:
+        package = importlib.import_module(f"esp_coord.{name}")
+        importlib.import_module(f"esp_coord.{name}.views")
+        app.register_blueprint(package.bp, url_prefix=prefix or None)
+
+
+def configure_request_hooks(app: Flask) -> None:
+    from esp_coord.core import security
+
+    app.before_request(security.assign_request_id)
+    app.before_request(security.enforce_login)
+    app.after_request(security.set_security_headers)
+
+
+def configure_templates(app: Flask) -> None:
+    from esp_coord.core import templating
+
+    templating.configure(app)
+
+
+def configure_errors(app: Flask) -> None:
+    from esp_coord.core import errors
+
+    errors.configure(app)
+
+
+def configure_cli(app: Flask) -> None:
+    from esp_coord import cli
+
+    cli.register(app)
+
+
+def configure_jobs(app: Flask) -> None:
+    from esp_coord.core import jobs
+
+    jobs.init_app(app)
+
+
+logging.getLogger("fontTools").setLevel(logging.WARNING)

@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("calendar_feeds", __name__)

@@ -1,0 +1,3 @@
+"""Views of the calendar_feeds feature."""
+
+from esp_coord.calendar_feeds import bp  # noqa: F401

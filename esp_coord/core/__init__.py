@@ -1,0 +1,1 @@
+"""Shared building blocks: database types, time, crypto, audit, security."""

@@ -1,0 +1,46 @@
+"""Background jobs with huey (SQLite storage by default: no extra server).
+
+Tasks are declared with `@huey.task(context=True)` in a feature's tasks.py and run by
+`esp-coord worker`. In tests HUEY_IMMEDIATE=True runs them inline. Each job runs inside an app
+context created by `job_app()`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from huey import SqliteHuey
+
+_default = os.environ.get("ESP_COORD_HUEY_FILENAME") or str(
+    Path(__file__).resolve().parent.parent.parent / "instance" / "huey.db"
+)
+Path(_default).parent.mkdir(parents=True, exist_ok=True)
+huey = SqliteHuey("esp_coord", filename=_default)
+_app = None
+
+
+def init_app(app) -> None:
+    global _app
+    _app = app
+    if app.config.get("HUEY_IMMEDIATE"):
+        huey.immediate = True
+    app.extensions["huey"] = huey
+
+
+def job_app():
+    """The Flask app for job bodies (the consumer builds one from the environment)."""
+    global _app
+    if _app is None:
+        from esp_coord import create_app
+
+        _app = create_app()
+    return _app
+
+
+def progress(task_id: str, done: int, total: int, message: str = "") -> None:
+    huey.put(f"progress:{task_id}", {"done": done, "total": total, "message": message})
+
+
+def get_progress(task_id: str) -> dict | None:
+    return huey.get(f"progress:{task_id}", peek=True)

@@ -1,0 +1,3 @@
+"""Views of the dashboard feature."""
+
+from esp_coord.dashboard import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""Views of the patients feature."""
+
+from esp_coord.patients import bp  # noqa: F401

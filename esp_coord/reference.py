@@ -1,0 +1,30 @@
+"""Reference data shipped with the app (professions, action types): idempotent upsert."""
+
+from __future__ import annotations
+
+from esp_coord.activity.data import ACTION_TYPES, PROFESSIONS
+from esp_coord.activity.models import ActionType
+from esp_coord.extensions import db
+from esp_coord.teams.models import Profession
+
+
+def ensure_reference_data() -> None:
+    for code, label, group, eligible, is_gp, is_physician, sort in PROFESSIONS:
+        if db.session.get(Profession, code) is None:
+            db.session.add(Profession(code=code, label=label, csp_group=group, eligible=eligible, is_gp=is_gp,
+                                      is_physician=is_physician, sort=sort))
+    for code, label, requires_association, manual_allowed, sort in ACTION_TYPES:
+        if db.session.get(ActionType, code) is None:
+            db.session.add(ActionType(code=code, label=label, requires_association=requires_association,
+                                      manual_allowed=manual_allowed, sort=sort))
+    db.session.flush()
+
+
+def ensure_all_reference_data() -> None:
+    """Core reference data plus what features register under the "reference_data" hook."""
+    from esp_coord.core import hooks
+
+    ensure_reference_data()
+    for provider in hooks.providers("reference_data"):
+        provider()
+    db.session.flush()

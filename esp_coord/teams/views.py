@@ -1,0 +1,3 @@
+"""Views of the teams feature."""
+
+from esp_coord.teams import bp  # noqa: F401

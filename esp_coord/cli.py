@@ -32,6 +32,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(demo_totp_command)
+    app.cli.add_command(reference_group)
     from esp_coord import FEATURES
 
     for name, _prefix in FEATURES:
@@ -113,3 +114,20 @@ def demo_totp_command(email: str) -> None:
     if email not in {u[3] for u in DEMO_USERS}:
         raise click.ClickException("Compte de démonstration inconnu.")
     click.echo(pyotp.TOTP(demo_totp_secret(email)).now())
+
+
+@click.group("reference")
+def reference_group() -> None:
+    """Données de référence (professions, types d'action, catalogues)."""
+
+
+@reference_group.command("load")
+@with_appcontext
+def reference_load() -> None:
+    """Insert the shipped reference data that is missing (idempotent; run after `db upgrade`)."""
+    from esp_coord.extensions import db
+    from esp_coord.reference import ensure_all_reference_data
+
+    ensure_all_reference_data()
+    db.session.commit()
+    click.echo("Données de référence à jour.")

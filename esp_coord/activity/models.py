@@ -8,9 +8,11 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from flask_babel import lazy_gettext as _l
+
 from esp_coord.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, uuid_fk
 
-LEDGER_STATUSES = {"to_validate": "À valider", "validated": "Validée", "rejected": "Refusée"}
+LEDGER_STATUSES = {"to_validate": _l("To validate"), "validated": _l("Validated"), "rejected": _l("Rejected")}
 
 
 class ActionType(Base):

@@ -12,9 +12,12 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from flask_babel import lazy_gettext as _l
+
 from esp_coord.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, uuid_fk
 
-TASK_STATUSES = {"open": "À faire", "in_progress": "En cours", "done": "Terminée", "cancelled": "Annulée"}
+TASK_STATUSES = {"open": _l("To do"), "in_progress": _l("In progress"), "done": _l("Done"),
+                 "cancelled": _l("Cancelled")}
 
 
 class Task(IdMixin, TimestampMixin, Base):

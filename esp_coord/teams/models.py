@@ -8,16 +8,18 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from flask_babel import lazy_gettext as _l
+
 from esp_coord.core.db import Base, IdMixin, TimestampMixin, uuid_fk
 
 TEAM_KINDS = {"esp": "ESP", "esp_clap": "ESP CLAP"}
 LEGAL_FORMS = {
-    "none": "Aucune (coopération sans personne morale)",
-    "association_1901": "Association loi 1901",
-    "sisa": "SISA",
-    "other": "Autre",
+    "none": _l("None (cooperation without a legal entity)"),
+    "association_1901": _l("Association loi 1901"),
+    "sisa": _l("SISA"),
+    "other": _l("Other"),
 }
-ROLES = {"admin": "Administrateur de l'équipe", "coordinator": "Coordinateur", "member": "Membre"}
+ROLES = {"admin": _l("Team administrator"), "coordinator": _l("Coordinator"), "member": _l("Member")}
 ROLE_RANK = {"member": 1, "coordinator": 2, "admin": 3}
 
 

@@ -6,9 +6,8 @@ import uuid
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from esp_coord.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, uuid_fk
 

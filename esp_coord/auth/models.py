@@ -29,6 +29,8 @@ class User(IdMixin, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(sa.String(30))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     totp_secret_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    # secret being enrolled (first enrolment or replacement), moved to totp_secret_enc once a code confirms it
+    totp_pending_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     global_role: Mapped[str | None] = mapped_column(sa.String(20))
@@ -75,6 +77,10 @@ class User(IdMixin, TimestampMixin, Base):
         return self.global_role == "platform_admin"
 
     @property
+    def has_totp(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret_enc is not None
+
+    @property
     def team_ids(self) -> list[uuid.UUID]:
         return [m.team_id for m in self.memberships]
 
@@ -104,9 +110,11 @@ class AuthSession(IdMixin, Base):
 
 
 class Invitation(IdMixin, TimestampMixin, Base):
+    """Single-use link to join a team (or, without team, to set up an account created by the CLI)."""
+
     __tablename__ = "invitation"
 
-    team_id: Mapped[uuid.UUID] = uuid_fk("team.id", ondelete="CASCADE")
+    team_id: Mapped[uuid.UUID | None] = uuid_fk("team.id", nullable=True, ondelete="CASCADE")
     email: Mapped[str] = mapped_column(sa.String(254), nullable=False)
     first_name: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
     last_name: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
@@ -121,6 +129,18 @@ class Invitation(IdMixin, TimestampMixin, Base):
 
     team = relationship("Team")
     invited_by = relationship("User", foreign_keys=[invited_by_id])
+
+    @property
+    def status(self) -> str:
+        from esp_coord.core.time import utc_now
+
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= utc_now():
+            return "expired"
+        return "pending"
 
 
 class OutboxMessage(IdMixin, Base):

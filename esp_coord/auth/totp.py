@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 import pyotp
 from flask import current_app
@@ -44,7 +45,7 @@ def verify_code(user: User, code: str, secret: str | None = None) -> bool:
         return False
     totp = pyotp.TOTP(secret)
     window = int(current_app.config.get("TOTP_VALID_WINDOW", 1))
-    now_step = totp.timecode(pyotp.utils.datetime.datetime.now())
+    now_step = int(time.time() // totp.interval)
     for step in range(now_step - window, now_step + window + 1):
         if secrets.compare_digest(totp.generate_otp(step), code):
             if user.totp_last_step is not None and step <= user.totp_last_step:
@@ -64,3 +65,39 @@ def hash_recovery_code(code: str) -> str:
 
 def check_recovery_code(stored_hash: str, code: str) -> bool:
     return verify_password(stored_hash, code.replace("-", "").replace(" ", "").strip())
+
+
+def _pending_aad(user: User) -> str:
+    return f"user_account.totp_pending:{user.id}:v1"
+
+
+def pending_secret(user: User, create: bool = True) -> str | None:
+    """The secret being enrolled; created (and stored encrypted) on first use so the QR code stays stable."""
+    if user.totp_pending_enc:
+        return app_secret_decrypt(user.totp_pending_enc, _pending_aad(user))
+    if not create:
+        return None
+    secret = new_secret()
+    user.totp_pending_enc = app_secret_encrypt(secret, _pending_aad(user))
+    return secret
+
+
+def confirm_pending(user: User, code: str) -> bool:
+    """Check a code against the pending secret; on success it becomes the account's TOTP secret."""
+    from esp_coord.core.time import utc_now
+
+    secret = pending_secret(user, create=False)
+    if not secret:
+        return False
+    user.totp_last_step = None
+    if not verify_code(user, code, secret=secret):
+        return False
+    set_secret(user, secret)
+    user.totp_pending_enc = None
+    user.totp_enabled_at = utc_now()
+    return True
+
+
+def looks_like_recovery_code(code: str) -> bool:
+    cleaned = (code or "").replace("-", "").replace(" ", "").strip()
+    return len(cleaned) == 10 and cleaned.isdigit()

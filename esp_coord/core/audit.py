@@ -180,3 +180,46 @@ def verify_chain(batch: int = 5000) -> VerifyResult:
     if expected_prev != head.last_hash:
         return VerifyResult(False, checked, last, "tête de chaîne incohérente / head mismatch")
     return VerifyResult(True, checked)
+
+
+@dataclass
+class PurgeResult:
+    purged: int
+    anchor_seq: int
+    anchor_hash: str
+
+
+def purge_before(cutoff: datetime) -> PurgeResult:
+    """Retention purge: delete the oldest rows written before `cutoff`, keeping the chain verifiable.
+
+    Only a prefix of the chain is removed (rows up to the first one written at/after `cutoff`); the
+    hash of the last removed row becomes the new anchor in AuditHead, so `verify_chain()` still starts
+    from a known hash. Refuses to purge a chain that does not verify (it would erase the evidence).
+    The caller commits. Needs DELETE on audit_event (run it with the maintenance role).
+    """
+    if cutoff.tzinfo is None:
+        raise ValueError("cutoff must be timezone-aware (UTC)")
+    session = _session()
+    result = verify_chain()
+    if not result.ok:
+        raise RuntimeError(f"chaîne d'audit invalide (ligne {result.first_bad_seq} : {result.reason}) : purge refusée")
+    # Lock the head row first, as record() does: appends wait until the purge commits.
+    session.execute(sa.update(AuditHead).where(AuditHead.id == 1).values(anchor_seq=AuditHead.anchor_seq))
+    head = session.execute(sa.select(AuditHead).where(AuditHead.id == 1)).scalar_one_or_none()
+    if head is None:
+        return PurgeResult(0, 0, GENESIS)
+    session.refresh(head)
+    first_kept = session.execute(
+        sa.select(sa.func.min(AuditEvent.seq)).where(AuditEvent.seq > head.anchor_seq, AuditEvent.occurred_at >= cutoff)
+    ).scalar_one()
+    last_purged = (first_kept - 1) if first_kept is not None else head.last_seq
+    if last_purged <= head.anchor_seq:
+        return PurgeResult(0, head.anchor_seq, head.anchor_hash)
+    new_anchor = session.execute(sa.select(AuditEvent.hash).where(AuditEvent.seq == last_purged)).scalar_one()
+    purged = session.execute(
+        sa.delete(AuditEvent).where(AuditEvent.seq > head.anchor_seq, AuditEvent.seq <= last_purged)
+    ).rowcount
+    head.anchor_seq, head.anchor_hash = last_purged, new_anchor
+    session.flush()
+    log.info("audit purge: %s rows, new anchor %s", purged, last_purged)
+    return PurgeResult(purged, last_purged, new_anchor)

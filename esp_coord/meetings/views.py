@@ -1,3 +1,721 @@
-"""Views of the meetings feature."""
+"""Views of the meetings feature: meetings, date polls, agenda, attendance, minutes, PDFs."""
 
-from esp_coord.meetings import bp  # noqa: F401
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime, time
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from esp_coord.core import audit, hooks
+from esp_coord.core.hooks import TimelineItem
+from esp_coord.core.pdf import pdf_response, render_pdf
+from esp_coord.core.security import load_in_team, membership_for, team_access
+from esp_coord.core.templating import nav_url
+from esp_coord.core.time import paris_to_utc, to_paris, utc_now
+from esp_coord.extensions import db
+from esp_coord.meetings import bp
+
+from . import services as svc
+from .forms import CaseForm, CaseMinutesForm, EmptyForm, GeneralMinutesForm, MarkPresentForm, MeetingForm, \
+    PollForm, TaskForm
+from .ics import cases_label, invitation_bytes
+from .models import KINDS, Meeting, MeetingCase, MinutesRevision
+
+MAX_SLOTS = 8
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^\d{1,2}:\d{2}$")
+
+
+# ---------------------------------------------------------------- helpers
+def parse_local(day: str | None, hhmm: str | None, field: str) -> datetime | None:
+    day, hhmm = (day or "").strip(), (hhmm or "").strip()
+    if not day and not hhmm:
+        return None
+    try:
+        if not _DAY.match(day) or not _TIME.match(hhmm):
+            raise ValueError
+        h, m = (int(x) for x in hhmm.split(":"))
+        return paris_to_utc(datetime.combine(date.fromisoformat(day), time(h, m)))
+    except ValueError:
+        raise svc.MeetingError(_("Invalid date or time (expected a date and a time such as 14:30)."),
+                               field) from None
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        if not _DAY.match(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise svc.MeetingError(_("Invalid date."), field) from None
+
+
+def _load(team_id, meeting_id, role="member"):
+    team, membership = team_access(team_id, role)
+    meeting = load_in_team(Meeting, meeting_id, team_id)
+    return team, membership, meeting
+
+
+def _can_manage(membership, meeting) -> bool:
+    return membership.has_role("coordinator") or meeting.organiser_id == current_user.id
+
+
+def _require_manager(membership, meeting):
+    if not _can_manage(membership, meeting):
+        abort(403)
+
+
+def _field_error(form, err: svc.MeetingError, general: list):
+    target = getattr(form, err.field, None) if err.field else None
+    if target is not None and hasattr(target, "errors"):
+        target.errors = list(target.errors) + [err.message]
+    else:
+        general.append(err.message)
+
+
+def _form_choices(form, team):
+    form.kind.choices = list(svc.kind_labels().items())
+    form.place_kind.choices = list(svc.place_labels().items())
+    form.invitees.choices = [(str(u.id), f"{u.full_name} ({u.profession_label})") for u in svc.team_members(team.id)]
+
+
+def _case_patients(team):
+    """Patients of the team's registry for the agenda picker (identity shown inside the app only)."""
+    from esp_coord.patients.access import identity
+    from esp_coord.patients.models import Patient
+
+    patients = db.session.execute(
+        sa.select(Patient).where(Patient.team_id == team.id, Patient.erased_at.is_(None))
+        .order_by(Patient.last_activity_at.desc().nulls_last()).limit(500)
+    ).scalars().all()
+    items = [(str(p.id), identity(p).display_name + (f" – {identity(p).birth_date.strftime('%d/%m/%Y')}"
+                                                        if identity(p).birth_date else "")) for p in patients]
+    return sorted(items, key=lambda x: x[1])
+
+
+# ---------------------------------------------------------------- index
+@bp.route("/")
+def index():
+    from esp_coord.teams.models import Membership
+
+    memberships = db.session.execute(sa.select(Membership).where(
+        Membership.user_id == current_user.id, Membership.ended_on.is_(None))).scalars().all()
+    meetings = svc.meetings_for_user(current_user, team_ids=[m.team_id for m in memberships])
+    now = utc_now()
+    to_answer, polls, upcoming, past = [], [], [], []
+    for m in meetings:
+        if m.status == "poll":
+            inv = svc.invitee_for(m, current_user.id)
+            answered = any(a.user_id == current_user.id for s in m.slots for a in s.answers)
+            (to_answer if inv is not None and not answered else polls).append(m)
+        elif m.status == "scheduled" and m.ends_at >= now:
+            upcoming.append(m)
+        else:
+            past.append(m)
+    upcoming.sort(key=lambda m: m.starts_at)
+    managed = [m.team for m in memberships if m.has_role("coordinator")]
+    return render_template("meetings/index.html", to_answer=to_answer, polls=polls, upcoming=upcoming,
+                           past=past[:50], managed=managed, kind_label=svc.kind_label, cases_label=cases_label,
+                           case_count=svc.case_count)
+
+
+# ---------------------------------------------------------------- create
+@bp.route("/<team_id>/nouvelle", methods=["GET", "POST"])
+def new_meeting(team_id):
+    team, _m = team_access(team_id, "coordinator")
+    form = MeetingForm()
+    _form_choices(form, team)
+    if request.method == "GET":
+        form.kind.data, form.place_kind.data = "rcp_sans", "practice"
+    errors: list[str] = []
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                starts = parse_local(form.day.data, form.start.data, "day")
+                ends = parse_local(form.day.data, form.end.data, "end")
+                meeting = svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
+                                             place=form.place.data, visio_url=form.visio_url.data,
+                                             invitee_ids=form.invitees.data, actor=current_user,
+                                             starts_at=starts, ends_at=ends)
+                db.session.commit()
+                flash(_("Meeting scheduled; the invitations have been sent."), "success")
+                return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+            except svc.MeetingError as err:
+                db.session.rollback()
+                _field_error(form, err, errors)
+        else:
+            errors.append(_("The form has expired; please try again."))
+    return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=False,
+                           meeting=None), 400 if request.method == "POST" else 200
+
+
+def _slot_rows():
+    rows = []
+    for i in range(MAX_SLOTS):
+        rows.append({"day": request.form.get(f"slot-{i}-day", ""), "start": request.form.get(f"slot-{i}-start", ""),
+                     "end": request.form.get(f"slot-{i}-end", "")})
+    return rows
+
+
+@bp.route("/<team_id>/sondage", methods=["GET", "POST"])
+def new_poll(team_id):
+    team, _m = team_access(team_id, "coordinator")
+    form = PollForm()
+    _form_choices(form, team)
+    if request.method == "GET":
+        form.kind.data, form.place_kind.data = "rcp_sans", "practice"
+    errors: list[str] = []
+    rows = _slot_rows()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                slots = []
+                for row in rows:
+                    if not any(v.strip() for v in row.values()):
+                        continue
+                    start = parse_local(row["day"], row["start"], "slots")
+                    end = parse_local(row["day"], row["end"], "slots")
+                    if start is None or end is None:
+                        raise svc.MeetingError(_("Give a date, a start time and an end time."), "slots")
+                    slots.append((start, end))
+                meeting = svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
+                                             place=form.place.data, visio_url=form.visio_url.data,
+                                             invitee_ids=form.invitees.data, actor=current_user, slots=slots)
+                db.session.commit()
+                flash(_("Date poll opened: the invited members can answer in the app."), "success")
+                return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+            except svc.MeetingError as err:
+                db.session.rollback()
+                _field_error(form, err, errors)
+        else:
+            errors.append(_("The form has expired; please try again."))
+    return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=True, rows=rows,
+                           meeting=None), 400 if request.method == "POST" else 200
+
+
+@bp.route("/<team_id>/<meeting_id>/modifier", methods=["GET", "POST"])
+def edit(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    _require_manager(membership, meeting)
+    if meeting.status != "scheduled":
+        abort(404)
+    form = MeetingForm()
+    _form_choices(form, team)
+    form.kind.choices = [(meeting.kind, svc.kind_label(meeting.kind))]
+    errors: list[str] = []
+    if request.method == "GET":
+        local_s, local_e = to_paris(meeting.starts_at), to_paris(meeting.ends_at)
+        form.kind.data = meeting.kind
+        form.day.data, form.start.data, form.end.data = local_s.date().isoformat(), local_s.strftime("%H:%M"), \
+            local_e.strftime("%H:%M")
+        form.place_kind.data, form.place.data, form.visio_url.data = meeting.place_kind, meeting.place, \
+            meeting.visio_url
+        form.invitees.data = [str(i.user_id) for i in meeting.invitees]
+        return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=False,
+                               meeting=meeting)
+    if form.validate_on_submit():
+        try:
+            starts = parse_local(form.day.data, form.start.data, "day")
+            ends = parse_local(form.day.data, form.end.data, "end")
+            changed = svc.update_meeting(meeting, actor=current_user, starts_at=starts, ends_at=ends,
+                                         place_kind=form.place_kind.data, place=form.place.data,
+                                         visio_url=form.visio_url.data, invitee_ids=form.invitees.data)
+            db.session.commit()
+            flash(_("Meeting updated; the invitees have been informed.") if changed else _("Nothing changed."),
+                  "success")
+            return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+        except svc.MeetingError as err:
+            db.session.rollback()
+            _field_error(form, err, errors)
+    else:
+        errors.append(_("The form has expired; please try again."))
+    return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=False,
+                           meeting=meeting), 400
+
+
+@bp.route("/<team_id>/<meeting_id>/annuler", methods=["POST"])
+def cancel(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    _require_manager(membership, meeting)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.cancel_meeting(meeting, actor=current_user)
+        db.session.commit()
+        flash(_("Meeting cancelled; the invitees have been informed."), "success")
+    except svc.MeetingError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+
+
+# ---------------------------------------------------------------- detail
+def _render_detail(team, membership, meeting, *, errors=None, mark_form=None, status=200):
+    from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible, identity
+
+    cases = []
+    for case in meeting.cases:
+        visible = content_visible(case.patient, case.created_by_id, current_user)
+        cases.append({"case": case, "name": identity(case.patient).display_name,
+                      "question": svc.case_text(case, "question") if visible else OPPOSITION_NOTICE})
+        audit.record("meeting.case.read", actor=current_user, team_id=team.id, patient_id=case.patient_id,
+                     object_type="meeting_case", object_id=case.id)
+    db.session.commit()
+    me = svc.invitee_for(meeting, current_user.id)
+    my_answers = {}
+    for s in meeting.slots:
+        for a in s.answers:
+            if a.user_id == current_user.id:
+                my_answers[str(s.id)] = a
+    if mark_form is None:
+        mark_form = MarkPresentForm()
+    mark_form.user_id.choices = [(str(i.user_id), i.user.full_name) for i in meeting.invitees if not i.present]
+    now = utc_now()
+    can_check_in = (meeting.status == "scheduled" and me is not None and not me.present and
+                    meeting.starts_at - svc.CHECK_IN_MARGIN <= now <= meeting.ends_at + svc.CHECK_IN_MARGIN)
+    return render_template(
+        "meetings/detail.html", team=team, meeting=meeting, cases=cases, me=me, my_answers=my_answers,
+        manager=_can_manage(membership, meeting), results=svc.poll_results(meeting) if meeting.slots else [],
+        non_responders=svc.non_responders(meeting) if meeting.status == "poll" else [],
+        kind_label=svc.kind_label(meeting.kind), place_label=svc.place_labels().get(meeting.place_kind),
+        cases_label=cases_label(svc.case_count(meeting)), errors=errors or [], mark_form=mark_form,
+        can_check_in=can_check_in, form=EmptyForm(), started=meeting.starts_at is not None and
+        meeting.starts_at <= now,
+    ), status
+
+
+@bp.route("/<team_id>/<meeting_id>")
+def detail(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    return _render_detail(team, membership, meeting)
+
+
+@bp.route("/<team_id>/<meeting_id>/invitation.ics")
+def ics(team_id, meeting_id):
+    _team, _membership, meeting = _load(team_id, meeting_id)
+    if meeting.starts_at is None:
+        abort(404)
+    from flask import Response
+
+    resp = Response(invitation_bytes(meeting, svc.case_count(meeting), "PUBLISH"),
+                    mimetype="text/calendar")
+    resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    resp.headers["Content-Disposition"] = 'attachment; filename="reunion.ics"'
+    return resp
+
+
+# ---------------------------------------------------------------- poll
+@bp.route("/<team_id>/<meeting_id>/sondage/repondre", methods=["POST"])
+def answer(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    if not EmptyForm().validate_on_submit():
+        return _render_detail(team, membership, meeting, errors=[_("The form has expired; please try again.")],
+                              status=400)
+    answers = {}
+    comments = {}
+    for s in meeting.slots:
+        values = request.form.getlist(f"answer-{s.id}")
+        if values:
+            answers[str(s.id)] = values
+        comments[str(s.id)] = request.form.get(f"comment-{s.id}", "")
+    for key in request.form:
+        if key.startswith("answer-") and key[7:] not in answers:
+            answers[key[7:]] = request.form.getlist(key)
+    try:
+        svc.answer_poll(meeting, current_user, answers, comments)
+        db.session.commit()
+        flash(_("Thank you, your answers are saved."), "success")
+        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+
+
+@bp.route("/<team_id>/<meeting_id>/sondage/cloturer", methods=["POST"])
+def close(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    _require_manager(membership, meeting)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.close_poll(meeting, request.form.get("slot_id"), actor=current_user)
+        db.session.commit()
+        flash(_("Poll closed: the meeting is scheduled and the invitations have been sent."), "success")
+        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+
+
+@bp.route("/<team_id>/<meeting_id>/sondage/relancer", methods=["POST"])
+def remind(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    _require_manager(membership, meeting)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        n = svc.remind_poll(meeting, actor=current_user)
+        db.session.commit()
+        flash(_("%(n)s reminder(s) sent.", n=n), "success")
+    except svc.MeetingError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+
+
+@bp.route("/<team_id>/<meeting_id>/reponse", methods=["POST"])
+def rsvp(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.respond(meeting, current_user, request.form.get("response", ""))
+        db.session.commit()
+        flash(_("Your answer is saved."), "success")
+        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+
+
+# ---------------------------------------------------------------- agenda
+@bp.route("/<team_id>/<meeting_id>/dossiers/ajouter", methods=["GET", "POST"])
+def add_case(team_id, meeting_id):
+    from esp_coord.patients.models import Patient
+
+    team, membership, meeting = _load(team_id, meeting_id)
+    if meeting.status == "cancelled":
+        abort(404)
+    form = CaseForm()
+    form.patient_id.choices = [("", _("Choose a patient"))] + _case_patients(team)
+    form.presenter_id.choices = [(str(u.id), u.full_name) for u in svc.team_members(team.id)]
+    audit.record("meeting.case.picker", actor=current_user, team_id=team.id, object_type="meeting",
+                 object_id=meeting.id)
+    if request.method == "GET":
+        form.presenter_id.data = str(current_user.id)
+        db.session.commit()
+        return render_template("meetings/case_form.html", form=form, team=team, meeting=meeting, errors=[])
+    errors: list[str] = []
+    if form.validate_on_submit():
+        pid = None
+        try:
+            pid = uuid.UUID(form.patient_id.data or "")
+        except ValueError:
+            pass
+        patient = db.session.get(Patient, pid) if pid else None
+        try:
+            svc.add_case(meeting, patient=patient, question=form.question.data, presenter_id=form.presenter_id.data,
+                         actor=current_user)
+            db.session.commit()
+            flash(_("Case added to the agenda."), "success")
+            return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+        except svc.MeetingError as err:
+            db.session.rollback()
+            _field_error(form, err, errors)
+    else:
+        errors.append(_("The form has expired; please try again."))
+    return render_template("meetings/case_form.html", form=form, team=team, meeting=meeting, errors=errors), 400
+
+
+@bp.route("/<team_id>/<meeting_id>/dossiers/<case_id>/retirer", methods=["POST"])
+def remove_case(team_id, meeting_id, case_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    case = next((c for c in meeting.cases if str(c.id) == case_id), None)
+    if case is None:
+        abort(404)
+    if not (_can_manage(membership, meeting) or case.created_by_id == current_user.id):
+        abort(403)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.remove_case(meeting, case, actor=current_user)
+        db.session.commit()
+        flash(_("Case removed from the agenda."), "success")
+    except svc.MeetingError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+
+
+# ---------------------------------------------------------------- attendance
+@bp.route("/<team_id>/<meeting_id>/presence", methods=["POST"])
+def check_in(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.check_in(meeting, current_user)
+        db.session.commit()
+        flash(_("Your presence is recorded."), "success")
+        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+
+
+@bp.route("/<team_id>/<meeting_id>/presence/marquer", methods=["POST"])
+def mark_present(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    _require_manager(membership, meeting)
+    form = MarkPresentForm()
+    form.user_id.choices = [(str(i.user_id), i.user.full_name) for i in meeting.invitees]
+    if not form.validate_on_submit():
+        return _render_detail(team, membership, meeting, errors=[_("The form has expired; please try again.")],
+                              status=400)
+    try:
+        svc.mark_present(meeting, uuid.UUID(form.user_id.data) if _is_uuid(form.user_id.data) else None,
+                         reason=form.reason.data, actor=current_user)
+        db.session.commit()
+        flash(_("Presence recorded."), "success")
+        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_detail(team, membership, meeting, errors=[err.message], mark_form=form, status=400)
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+@bp.route("/<team_id>/<meeting_id>/emargement.pdf")
+def attendance_pdf(team_id, meeting_id):
+    team, _membership, meeting = _load(team_id, meeting_id)
+    if meeting.starts_at is None:
+        abort(404)
+    pdf = render_pdf("meetings/pdf/attendance.html", meeting=meeting, team=team,
+                     kind_label=svc.kind_label(meeting.kind), place_label=svc.place_labels().get(meeting.place_kind),
+                     cases_label=cases_label(svc.case_count(meeting)),
+                     invitees=sorted(meeting.invitees, key=lambda i: (i.user.last_name, i.user.first_name)))
+    audit.record("meeting.attendance.pdf", actor=current_user, team_id=team.id, object_type="meeting",
+                 object_id=meeting.id)
+    db.session.commit()
+    return pdf_response(pdf, f"emargement-{to_paris(meeting.starts_at).date().isoformat()}.pdf")
+
+
+# ---------------------------------------------------------------- minutes
+def _minutes_context(team, membership, meeting):
+    from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible, identity
+    from esp_coord.tasks.services import task_detail
+
+    tasks = svc.case_tasks(meeting)
+    members = [(str(u.id), u.full_name) for u in svc.team_members(team.id)]
+    cases = []
+    for case in meeting.cases:
+        visible = content_visible(case.patient, case.created_by_id, current_user)
+        item = {"case": case, "name": identity(case.patient).display_name, "visible": visible,
+                "pps_url": nav_url("care_plans.for_patient", team_id=team.id, patient_id=case.patient_id),
+                "tasks": [(t, task_detail(t) if visible else OPPOSITION_NOTICE) for t in tasks.get(case.id, [])]}
+        if visible:
+            item.update(question=svc.case_text(case, "question"), summary=svc.case_text(case, "summary"),
+                        decision=svc.case_text(case, "decision"))
+        else:
+            item.update(question=OPPOSITION_NOTICE, summary=None, decision=None)
+        item["form"] = CaseMinutesForm(prefix=f"c{case.id.hex[:8]}", summary=item["summary"],
+                                       decision=item["decision"])
+        item["task_form"] = TaskForm(prefix=f"t{case.id.hex[:8]}")
+        item["task_form"].owner_id.choices = members
+        cases.append(item)
+        audit.record("meeting.minutes.read", actor=current_user, team_id=team.id, patient_id=case.patient_id,
+                     object_type="meeting_case", object_id=case.id)
+    revisions = db.session.execute(sa.select(MinutesRevision).where(MinutesRevision.meeting_id == meeting.id)
+                                   .order_by(MinutesRevision.version)).scalars().all()
+    return {"team": team, "meeting": meeting, "cases": cases, "manager": _can_manage(membership, meeting),
+            "general_form": GeneralMinutesForm(general=meeting.minutes_general), "revisions": revisions,
+            "kind_label": svc.kind_label(meeting.kind), "form": EmptyForm(),
+            "present": [i for i in meeting.invitees if i.present]}
+
+
+def _render_minutes(team, membership, meeting, *, errors=None, override=None, status=200):
+    ctx = _minutes_context(team, membership, meeting)
+    if override:
+        for item in ctx["cases"]:
+            if item["case"].id == override[0]:
+                item[override[1]] = override[2]
+        if override[1] == "general_form":
+            ctx["general_form"] = override[2]
+    db.session.commit()
+    return render_template("meetings/minutes.html", errors=errors or [], **ctx), status
+
+
+@bp.route("/<team_id>/<meeting_id>/compte-rendu")
+def minutes(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    if meeting.status != "scheduled":
+        abort(404)
+    return _render_minutes(team, membership, meeting)
+
+
+@bp.route("/<team_id>/<meeting_id>/compte-rendu/general", methods=["POST"])
+def minutes_general(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    _require_manager(membership, meeting)
+    form = GeneralMinutesForm()
+    try:
+        if not form.validate_on_submit():
+            raise svc.MeetingError(_("The form has expired; please try again."))
+        svc.save_general_minutes(meeting, form.general.data, actor=current_user)
+        db.session.commit()
+        flash(_("Minutes saved."), "success")
+        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id))
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_minutes(team, membership, meeting, errors=[err.message],
+                               override=(None, "general_form", form), status=400)
+
+
+def _case_or_404(meeting, case_id) -> MeetingCase:
+    case = next((c for c in meeting.cases if str(c.id) == case_id), None)
+    if case is None:
+        abort(404)
+    return case
+
+
+@bp.route("/<team_id>/<meeting_id>/compte-rendu/dossiers/<case_id>", methods=["POST"])
+def minutes_case(team_id, meeting_id, case_id):
+    from esp_coord.patients.access import content_visible
+
+    team, membership, meeting = _load(team_id, meeting_id)
+    case = _case_or_404(meeting, case_id)
+    if not (_can_manage(membership, meeting) or case.presenter_id == current_user.id):
+        abort(403)
+    if not content_visible(case.patient, case.created_by_id, current_user):
+        abort(403)
+    form = CaseMinutesForm(prefix=f"c{case.id.hex[:8]}")
+    try:
+        if not form.validate_on_submit():
+            raise svc.MeetingError(_("The form has expired; please try again."))
+        svc.save_case_minutes(meeting, case, summary=form.summary.data, decision=form.decision.data,
+                              actor=current_user)
+        db.session.commit()
+        flash(_("Minutes saved."), "success")
+        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id) + f"#case-{case.id}")
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_minutes(team, membership, meeting, errors=[err.message], override=(case.id, "form", form),
+                               status=400)
+
+
+@bp.route("/<team_id>/<meeting_id>/compte-rendu/dossiers/<case_id>/tache", methods=["POST"])
+def minutes_task(team_id, meeting_id, case_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    case = _case_or_404(meeting, case_id)
+    if not (_can_manage(membership, meeting) or case.presenter_id == current_user.id):
+        abort(403)
+    form = TaskForm(prefix=f"t{case.id.hex[:8]}")
+    form.owner_id.choices = [(str(u.id), u.full_name) for u in svc.team_members(team.id)]
+    try:
+        if not form.validate_on_submit():
+            raise svc.MeetingError(_("The form has expired; please try again."))
+        due = parse_day(form.due_on.data, "due_on")
+        svc.add_case_task(meeting, case, owner_id=form.owner_id.data, due_on=due, detail=form.detail.data,
+                          actor=current_user)
+        db.session.commit()
+        flash(_("Follow-up task created."), "success")
+        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id) + f"#case-{case.id}")
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_minutes(team, membership, meeting, errors=[err.message],
+                               override=(case.id, "task_form", form), status=400)
+
+
+@bp.route("/<team_id>/<meeting_id>/compte-rendu/valider", methods=["POST"])
+def validate(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id, "coordinator")
+    try:
+        if not EmptyForm().validate_on_submit():
+            raise svc.MeetingError(_("The form has expired; please try again."))
+        n = svc.validate_minutes(meeting, actor=current_user)
+        db.session.commit()
+        flash(_("Minutes validated (%(n)s new activity entries).", n=n), "success")
+        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id))
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return _render_minutes(team, membership, meeting, errors=[err.message], status=400)
+
+
+@bp.route("/<team_id>/<meeting_id>/compte-rendu.pdf")
+def minutes_pdf(team_id, meeting_id):
+    team, membership, meeting = _load(team_id, meeting_id)
+    if meeting.status != "scheduled":
+        abort(404)
+    ctx = _minutes_context(team, membership, meeting)
+    pdf = render_pdf("meetings/pdf/minutes.html", **ctx)
+    audit.record("meeting.minutes.pdf", actor=current_user, team_id=team.id, object_type="meeting",
+                 object_id=meeting.id)
+    db.session.commit()
+    return pdf_response(pdf, f"compte-rendu-{to_paris(meeting.starts_at).date().isoformat()}.pdf")
+
+
+# ---------------------------------------------------------------- hooks
+def _timeline(patient, viewer):
+    if membership_for(patient.team_id, viewer) is None:
+        return []
+    rows = db.session.execute(
+        sa.select(MeetingCase, Meeting).join(Meeting, Meeting.id == MeetingCase.meeting_id)
+        .where(MeetingCase.patient_id == patient.id, Meeting.status != "cancelled")
+    ).all()
+    items = []
+    for case, meeting in rows:
+        at = meeting.starts_at or case.created_at
+        items.append(TimelineItem(
+            at=at, kind="meeting",
+            title=_("Discussed in a meeting: %(kind)s", kind=svc.kind_label(meeting.kind)),
+            url=url_for("meetings.minutes" if meeting.status == "scheduled" else "meetings.detail",
+                        team_id=meeting.team_id, meeting_id=meeting.id),
+            detail=_("Minutes validated") if meeting.minutes_validated_at else None))
+    return items
+
+
+def _export(patient):
+    rows = db.session.execute(
+        sa.select(MeetingCase, Meeting).join(Meeting, Meeting.id == MeetingCase.meeting_id)
+        .where(MeetingCase.patient_id == patient.id).order_by(Meeting.starts_at)
+    ).all()
+    return {"title": "Réunions de concertation (RCP)", "items": [
+        {"date": to_paris(m.starts_at).isoformat() if m.starts_at else None, "type": svc.kind_label(m.kind),
+         "question": svc.case_text(c, "question"), "synthese": svc.case_text(c, "summary"),
+         "decision": svc.case_text(c, "decision")} for c, m in rows]}
+
+
+def _dashboard(user):
+    from esp_coord.teams.models import Membership
+
+    team_ids = db.session.execute(sa.select(Membership.team_id).where(
+        Membership.user_id == user.id, Membership.ended_on.is_(None))).scalars().all()
+    if not team_ids:
+        return []
+    now = utc_now()
+    meetings = db.session.execute(
+        sa.select(Meeting).where(Meeting.team_id.in_(team_ids), Meeting.status == "scheduled",
+                                 Meeting.ends_at >= now).order_by(Meeting.starts_at).limit(5)
+    ).scalars().all()
+    polls = db.session.execute(
+        sa.select(Meeting).where(Meeting.team_id.in_(team_ids), Meeting.status == "poll").limit(5)
+    ).scalars().all()
+    from esp_coord.core.time import format_datetime
+
+    items = [(f"{svc.kind_label(m.kind)} – {m.team.name}", url_for("meetings.detail", team_id=m.team_id,
+                                                                   meeting_id=m.id), format_datetime(m.starts_at))
+             for m in meetings]
+    items += [(_("Date poll: %(kind)s", kind=svc.kind_label(m.kind)),
+               url_for("meetings.detail", team_id=m.team_id, meeting_id=m.id), m.team.name) for m in polls]
+    return [{"title": _("Upcoming meetings"), "items": items}]
+
+
+hooks.register("patient_timeline", _timeline)
+hooks.register("patient_export", _export)
+hooks.register("dashboard_panels", _dashboard)
+
+__all__ = ["bp", "KINDS"]

@@ -23,7 +23,9 @@ from esp_coord.patients.models import PatientKey
 
 UNREADABLE = "donnée illisible"
 
-__all__ = ["UNREADABLE", "UnreadableData", "decrypt_text", "encrypt_text", "read_text", "create_patient_key"]
+__all__ = ["UNREADABLE", "UnreadableData", "create_patient_key", "decrypt_bytes", "decrypt_text",
+           "destroy_patient_keys", "encrypt_bytes", "encrypt_text", "forget_cached_keys", "key_status",
+           "read_text", "rewrap_batch"]
 
 
 def _key_aad(patient_id, version: int) -> bytes:
@@ -91,3 +93,72 @@ def read_text(patient_id, table: str, column: str, row_id, blob: bytes | None, *
         audit.record("crypto.unreadable", team_id=team_id, patient_id=patient_id, object_type=table,
                      object_id=row_id, outcome="failure", details={"column": column})
         return UNREADABLE
+
+
+def forget_cached_keys(patient_id=None) -> None:
+    """Drop cached data keys (all, or one patient's) — after erasure or a keyring change."""
+    cache = _cache()
+    for key in [k for k in cache if patient_id is None or k[0] == patient_id]:
+        cache.pop(key, None)
+    if has_app_context() and "esp_identity_cache" in g:
+        if patient_id is None:
+            g.esp_identity_cache.clear()
+        else:
+            g.esp_identity_cache.pop(patient_id, None)
+
+
+def destroy_patient_keys(patient_id) -> int:
+    """Crypto-shredding: delete every data key of a patient. Its ciphertexts, wherever they live
+    (this database, replicas, ciphertext exports), can no longer be decrypted, master key or not."""
+    count = db.session.execute(sa.delete(PatientKey).where(PatientKey.patient_id == patient_id)).rowcount
+    forget_cached_keys(patient_id)
+    return count
+
+
+def rewrap_batch(batch_size: int = 200) -> int:
+    """Re-wrap up to `batch_size` data keys that are not under the current master key; returns how many.
+
+    Each key is re-wrapped by one UPDATE guarded on its old master key id, so a crash (even kill -9) at
+    any point leaves every row either fully old or fully new, and a rerun simply continues: idempotent."""
+    current = keys.current_master_id()
+    rows = db.session.execute(
+        sa.select(PatientKey.id, PatientKey.patient_id, PatientKey.version, PatientKey.master_key_id,
+                  PatientKey.wrapped_dek)
+        .where(PatientKey.master_key_id != current).order_by(PatientKey.id).limit(batch_size)
+    ).all()
+    done = 0
+    new_kek = keys.kek(current)
+    for row in rows:
+        aad = _key_aad(row.patient_id, row.version)
+        dek = crypto.unwrap_key(keys.kek(row.master_key_id), row.wrapped_dek, aad)
+        done += db.session.execute(
+            sa.update(PatientKey)
+            .where(PatientKey.id == row.id, PatientKey.master_key_id == row.master_key_id)
+            .values(master_key_id=current, wrapped_dek=crypto.wrap_key(new_kek, dek, aad), rewrapped_at=utc_now())
+        ).rowcount
+    return done
+
+
+def key_status() -> dict:
+    """Data keys per master key id, and whether every key is under the current master key."""
+    counts = dict(db.session.execute(
+        sa.select(PatientKey.master_key_id, sa.func.count()).group_by(PatientKey.master_key_id)).all())
+    current = keys.current_master_id()
+    total = sum(counts.values())
+    return {"current": current, "counts": counts, "total": total, "pending": total - counts.get(current, 0),
+            "configured": sorted(keys.keyring()["keys"])}
+
+
+def encrypt_bytes(patient_id, table: str, column: str, row_id, data: bytes | None) -> bytes | None:
+    if data is None:
+        return None
+    version, dek = data_key(patient_id)
+    return crypto.encrypt(dek, version, data, crypto.aad_for(table, column, row_id, patient_id))
+
+
+def decrypt_bytes(patient_id, table: str, column: str, row_id, blob: bytes | None) -> bytes | None:
+    if blob is None:
+        return None
+    version = crypto.blob_dek_version(blob)
+    _, dek = data_key(patient_id, version)
+    return crypto.decrypt(dek, blob, crypto.aad_for(table, column, row_id, patient_id))

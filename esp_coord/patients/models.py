@@ -7,7 +7,7 @@ patient's data key. Search uses HMAC blind indexes (see patients/search.py for t
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -38,6 +38,8 @@ class Patient(IdMixin, TimestampMixin, Base):
                                                       index=False)
 
     team = relationship("Team", lazy="joined")
+    gp_member = relationship("User", foreign_keys=[gp_member_id], lazy="joined")
+    followers = relationship("PatientFollower", lazy="selectin", viewonly=True)
 
     @property
     def is_opposed(self) -> bool:
@@ -83,3 +85,107 @@ class PatientFollower(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid(), sa.ForeignKey("user_account.id", ondelete="CASCADE"),
                                                primary_key=True)
     user = relationship("User", lazy="joined")
+
+
+NOTE_CATEGORIES = ("clinical", "social", "coordination")
+INFORMATION_METHODS = ("oral", "leaflet", "oral_leaflet", "deferred")
+CONSENT_SCOPES = ("pps", "outside_team", "protocol", "telehealth", "other")
+
+
+class PatientNote(IdMixin, Base):
+    """An encrypted note. `body_enc` is bound to (patient_note, body, note id, patient id)."""
+
+    __tablename__ = "patient_note"
+    __table_args__ = (sa.Index("ix_patient_note_patient_created", "patient_id", "created_at"),)
+
+    patient_id: Mapped[uuid.UUID] = uuid_fk("patient.id", ondelete="CASCADE", index=False)
+    team_id: Mapped[uuid.UUID] = uuid_fk("team.id", ondelete="CASCADE")
+    author_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                  index=False)
+    category: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    body_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    corrects_id: Mapped[uuid.UUID | None] = uuid_fk("patient_note.id", nullable=True, ondelete="SET NULL",
+                                                    index=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    author = relationship("User", lazy="joined")
+
+
+class PatientNoteVersion(IdMixin, Base):
+    """An earlier version of a note, re-encrypted under its own row binding."""
+
+    __tablename__ = "patient_note_version"
+
+    note_id: Mapped[uuid.UUID] = uuid_fk("patient_note.id", ondelete="CASCADE")
+    patient_id: Mapped[uuid.UUID] = uuid_fk("patient.id", ondelete="CASCADE", index=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    category: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    body_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    replaced_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                       index=False)
+
+
+class PatientInformation(IdMixin, Base):
+    """The patient was informed that their data is shared within the care team (R1110-1 CSP)."""
+
+    __tablename__ = "patient_information"
+
+    patient_id: Mapped[uuid.UUID] = uuid_fk("patient.id", ondelete="CASCADE")
+    informed_on: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    informed_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                       index=False)
+    method: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    comment_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    recorded_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                       index=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    informed_by = relationship("User", foreign_keys=[informed_by_id], lazy="joined")
+
+
+class PatientConsent(IdMixin, Base):
+    """A consent (scope, date) and its withdrawal; an optional scanned form, encrypted in the database."""
+
+    __tablename__ = "patient_consent"
+
+    patient_id: Mapped[uuid.UUID] = uuid_fk("patient.id", ondelete="CASCADE")
+    scope: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    detail_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    given_on: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    recorded_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                       index=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    withdrawn_on: Mapped[date | None] = mapped_column(sa.Date)
+    withdrawn_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                        index=False)
+    attachment_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    attachment_type: Mapped[str | None] = mapped_column(sa.String(20))  # "pdf", "jpeg", "png"
+    attachment_size: Mapped[int | None] = mapped_column(sa.Integer)
+
+    recorded_by = relationship("User", foreign_keys=[recorded_by_id], lazy="joined")
+    withdrawn_by = relationship("User", foreign_keys=[withdrawn_by_id], lazy="joined")
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_on is None
+
+
+class PatientOpposition(IdMixin, Base):
+    """The patient objected to sharing within the team (L1110-4, R1110-3 CSP); may be lifted later."""
+
+    __tablename__ = "patient_opposition"
+
+    patient_id: Mapped[uuid.UUID] = uuid_fk("patient.id", ondelete="CASCADE")
+    expressed_on: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    recorded_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                       index=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    lifted_on: Mapped[date | None] = mapped_column(sa.Date)
+    lifted_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
+                                                     index=False)
+
+    recorded_by = relationship("User", foreign_keys=[recorded_by_id], lazy="joined")

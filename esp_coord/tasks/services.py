@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
 from esp_coord.core import audit
 from esp_coord.core.time import utc_now
 from esp_coord.extensions import db
@@ -30,7 +33,7 @@ def create_task(
     """`title` is shown everywhere (e-mails included): never patient data. `detail` may hold patient text:
     it is then encrypted with the patient's key."""
     if not title or not title.strip():
-        raise TaskError("Le titre de la tâche est obligatoire.")
+        raise TaskError(_("The task title is required."))
     task = Task(id=uuid.uuid4(), team_id=team_id, owner_id=owner_id, title=title.strip()[:300], due_on=due_on,
                 patient_id=patient_id, source_type=source_type, source_id=source_id,
                 created_by_id=actor.id if actor else None, status="open")
@@ -58,8 +61,104 @@ def task_detail(task: Task) -> str | None:
 
 def set_task_status(task: Task, status: str, *, actor) -> None:
     if status not in TASK_STATUSES:
-        raise TaskError("Statut inconnu.")
+        raise TaskError(_("Unknown status."))
     task.status = status
     task.completed_at = utc_now() if status == "done" else None
     audit.record("task.status", actor=actor, team_id=task.team_id, patient_id=task.patient_id, object_type="task",
                  object_id=task.id, details={"status": status})
+
+
+# --- lists and display -----------------------------------------------------------------------------
+
+OPEN_STATUSES = ("open", "in_progress")
+
+
+def _ordered(stmt, today: date, *, open_first: bool = False):
+    """Overdue first, then by due date (tasks without a due date last), then oldest first."""
+    is_open = Task.status.in_(OPEN_STATUSES)
+    overdue = sa.case((sa.and_(is_open, Task.due_on.is_not(None), Task.due_on < today), 0), else_=1)
+    no_due = sa.case((Task.due_on.is_(None), 1), else_=0)
+    keys = [overdue, no_due, Task.due_on, Task.created_at]
+    if open_first:
+        keys.insert(0, sa.case((is_open, 0), else_=1))
+    return stmt.order_by(*keys)
+
+
+def tasks_for_user(user, *, include_closed: bool = False, today: date | None = None, limit: int | None = None):
+    """"Mes tâches": the user's tasks in the teams they currently belong to."""
+    from esp_coord.core.time import today_paris
+
+    today = today or today_paris()
+    team_ids = list(user.team_ids)
+    if not team_ids:
+        return []
+    stmt = sa.select(Task).where(Task.owner_id == user.id, Task.team_id.in_(team_ids))
+    if not include_closed:
+        stmt = stmt.where(Task.status.in_(OPEN_STATUSES))
+    stmt = _ordered(stmt, today, open_first=include_closed)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(db.session.execute(stmt).scalars().unique())
+
+
+def tasks_for_team(team_id, *, today: date | None = None, owner_id=None):
+    from esp_coord.core.time import today_paris
+
+    stmt = sa.select(Task).where(Task.team_id == team_id, Task.status.in_(OPEN_STATUSES))
+    if owner_id is not None:
+        stmt = stmt.where(Task.owner_id == owner_id)
+    return list(db.session.execute(_ordered(stmt, today or today_paris())).scalars().unique())
+
+
+def is_overdue(task: Task, today: date | None = None) -> bool:
+    from esp_coord.core.time import today_paris
+
+    return task.is_open and task.due_on is not None and task.due_on < (today or today_paris())
+
+
+def can_change(task: Task, user, membership) -> bool:
+    return (task.owner_id == user.id) or (membership is not None and membership.has_role("coordinator"))
+
+
+def displayed_details(tasks, viewer) -> dict:
+    """{task id: text or None} for display, with the opposition rule for patient tasks and one audit row per
+    patient task whose text is shown."""
+    from esp_coord.patients.models import Patient
+
+    patient_ids = {t.patient_id for t in tasks if t.patient_id is not None}
+    patients = {}
+    if patient_ids:
+        patients = {p.id: p for p in db.session.execute(
+            sa.select(Patient).where(Patient.id.in_(patient_ids))).scalars()}
+    out: dict = {}
+    for task in tasks:
+        if task.patient_id is None:
+            out[task.id] = task.detail_plain
+            continue
+        patient = patients.get(task.patient_id)
+        if patient is None or patient.erased_at is not None:
+            out[task.id] = None
+            continue
+        from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible
+
+        if not content_visible(patient, task.created_by_id, viewer):
+            out[task.id] = OPPOSITION_NOTICE
+            continue
+        if task.detail_enc is None:
+            out[task.id] = None
+            continue
+        out[task.id] = task_detail(task)
+        audit.record("task.read", actor=viewer, team_id=task.team_id, patient_id=task.patient_id,
+                     object_type="task", object_id=task.id)
+    return out
+
+
+def visible_patients(tasks) -> set:
+    """Ids of patients (of these tasks) whose file can be linked (not erased)."""
+    from esp_coord.patients.models import Patient
+
+    ids = {t.patient_id for t in tasks if t.patient_id is not None}
+    if not ids:
+        return set()
+    return set(db.session.execute(
+        sa.select(Patient.id).where(Patient.id.in_(ids), Patient.erased_at.is_(None))).scalars())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from esp_coord.core.time import today_paris
@@ -19,8 +20,10 @@ def _not_future(_form, field):
 class TeamForm(FlaskForm):
     name = StringField(_l("Team name"), validators=[DataRequired(message=_l("The team name is required.")),
                                                     Length(max=200)])
-    kind = SelectField(_l("Kind of team"), choices=list(TEAM_KINDS.items()), default="esp_clap")
-    legal_form = SelectField(_l("Legal form"), choices=list(LEGAL_FORMS.items()), default="none")
+    kind = SelectField(_l("Kind of team"), choices=[SelectChoice(k, v) for k, v in TEAM_KINDS.items()],
+                       default="esp_clap")
+    legal_form = SelectField(_l("Legal form"), choices=[SelectChoice(k, v) for k, v in LEGAL_FORMS.items()],
+                             default="none")
     communes = TextAreaField(_l("Communes of the territory"), validators=[Optional(), Length(max=5000)],
                              description=_l("One commune per line."))
     formed_on = DateField(_l("Team formed on"), validators=[Optional(), _not_future])
@@ -44,7 +47,7 @@ class SiteForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=list(ROLES.items()))
+    role = SelectField(_l("Role"), choices=[SelectChoice(k, v) for k, v in ROLES.items()])
 
 
 class FlagsForm(FlaskForm):

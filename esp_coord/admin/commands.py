@@ -1,0 +1,201 @@
+"""Operator commands: backup/restore of the database, audit export (off-host shipping) and retention purge.
+
+    esp-coord backup /srv/backups/esp-2026-11-23.tar.gz [--keys-out /media/coffre/keyring.json]
+    esp-coord restore /srv/backups/esp-2026-11-23.tar.gz [--force]
+    esp-coord audit export --after 1200 [--output audit.jsonl] [--state-file /var/lib/esp/audit.seq]
+    esp-coord audit purge --before 2025-11-23 [--yes]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+    audit_group = app.cli.commands.get("audit")
+    if audit_group is None:  # pragma: no cover - esp_coord.cli always defines it
+        audit_group = click.Group("audit", help="Journal d'audit chaîné.")
+        app.cli.add_command(audit_group)
+    audit_group.add_command(audit_export)
+    audit_group.add_command(audit_purge)
+
+
+# ---------------------------------------------------------------- backup / restore
+
+
+@click.command("backup")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--keys-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Écrire aussi le trousseau de clés maîtresses dans ce fichier séparé (0600), "
+                   "à conserver AILLEURS que les archives.")
+@with_appcontext
+def backup_command(output: Path, keys_out: Path | None) -> None:
+    """Sauvegarde cohérente de la base (archive tar.gz + manifeste, sans clé maîtresse)."""
+    from esp_coord.backup import BackupError, create_backup
+
+    try:
+        manifest = create_backup(current_app, output, keys_out)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = manifest["counts"]
+    click.echo(f"Sauvegarde écrite : {output} ({manifest['engine']}, révision {manifest['alembic_revision'] or '—'}, "
+               f"{counts.get('patient') or 0} patients, {counts.get('audit_event') or 0} lignes d'audit).")
+    click.echo("L'archive ne contient aucune clé maîtresse : sans le trousseau ESP_COORD_MASTER_KEYS, "
+               "les données patients y restent chiffrées.")
+    if manifest["master_keys_missing"]:
+        click.echo("ATTENTION : des clés de données sont enveloppées par des clés absentes du trousseau "
+                   "configuré : " + ", ".join(manifest["master_keys_missing"]), err=True)
+    if keys_out is not None:
+        click.echo(f"Trousseau écrit séparément : {keys_out} (0600). Rangez-le ailleurs que les archives "
+                   "(coffre hors ligne) et supprimez cette copie du serveur.")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Remplacer une base cible qui contient déjà des données.")
+@with_appcontext
+def restore_command(archive: Path, force: bool) -> None:
+    """Restaurer une archive de `esp-coord backup` dans la base configurée (application arrêtée)."""
+    from esp_coord.backup import BackupError, restore_backup
+
+    try:
+        report = restore_backup(current_app, archive, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    m = report.manifest
+    click.echo(f"Archive vérifiée (SHA-256) et restaurée : sauvegarde du {m.get('created_at')}, "
+               f"version {m.get('app_version')}, révision {m.get('alembic_revision') or '—'}.")
+    click.echo(f"Clés de données : {report.data_keys - report.data_keys_unreadable}/{report.data_keys} lisibles.")
+    click.echo(f"Patients : {report.patients} ({report.readable} identités déchiffrées, "
+               f"{report.unreadable} illisibles, {report.erased} effacés).")
+    click.echo(f"Journal d'audit : {report.audit_checked} lignes, chaîne "
+               f"{'intacte' if report.audit_ok else 'ALTÉRÉE'}.")
+    for problem in report.problems:
+        click.echo(f"PROBLÈME : {problem}", err=True)
+    if not report.ok:
+        click.echo("ÉCHEC : le trousseau configuré ne déchiffre pas toutes les données restaurées "
+                   "(mauvais ESP_COORD_MASTER_KEYS ?) ou le journal est altéré.", err=True)
+        sys.exit(2)
+    click.echo("OK : toutes les identités patients se déchiffrent avec le trousseau configuré.")
+
+
+# ---------------------------------------------------------------- audit export / purge
+
+
+def _row_dict(row) -> dict:
+    return {
+        "seq": row.seq,
+        "occurred_at": row.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_id": str(row.actor_id) if row.actor_id else None,
+        "team_id": str(row.team_id) if row.team_id else None,
+        "patient_id": str(row.patient_id) if row.patient_id else None,
+        "action": row.action,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "outcome": row.outcome,
+        "ip": row.ip,
+        "request_id": row.request_id,
+        "details": row.details,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+    }
+
+
+@click.command("export")
+@click.option("--after", type=click.IntRange(min=0), default=None,
+              help="Exporter les lignes de numéro strictement supérieur (défaut : 0 ou la valeur du --state-file).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fichier JSON Lines à écrire (défaut : sortie standard).")
+@click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fichier mémorisant le dernier numéro exporté (lu puis mis à jour).")
+@with_appcontext
+def audit_export(after: int | None, output: Path | None, state_file: Path | None) -> None:
+    """Exporter les lignes d'audit (JSON Lines, avec leurs empreintes) pour les expédier hors de l'hôte."""
+    from esp_coord.core.audit import AuditEvent, record
+    from esp_coord.extensions import db
+
+    if after is None:
+        after = 0
+        if state_file is not None and state_file.exists():
+            try:
+                after = int(state_file.read_text(encoding="utf-8").strip() or 0)
+            except ValueError:
+                raise click.ClickException(f"Fichier d'état illisible : {state_file}") from None
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    count, last = 0, after
+    try:
+        while True:
+            rows = db.session.execute(sa.select(AuditEvent).where(AuditEvent.seq > last)
+                                      .order_by(AuditEvent.seq).limit(2000)).scalars().all()
+            if not rows:
+                break
+            for row in rows:
+                out.write(json.dumps(_row_dict(row), ensure_ascii=False, sort_keys=True) + "\n")
+                count += 1
+                last = row.seq
+            db.session.expunge_all()
+        out.flush()
+        if output:
+            os.fsync(out.fileno())
+    finally:
+        if output:
+            out.close()
+    if state_file is not None:
+        tmp = state_file.with_name(state_file.name + ".tmp")
+        tmp.write_text(f"{last}\n", encoding="utf-8")
+        os.replace(tmp, state_file)
+    record("audit.export", details={"after": after, "last": last, "rows": count})
+    db.session.commit()
+    click.echo(f"{count} lignes exportées (numéros {after + 1 if count else '—'} à {last if count else '—'}).",
+               err=True)
+
+
+@click.command("purge")
+@click.option("--before", "before", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Supprimer les lignes écrites avant cette date (AAAA-MM-JJ, minuit UTC).")
+@click.option("--yes", is_flag=True, help="Ne pas demander de confirmation.")
+@click.option("--allow-short-retention", is_flag=True,
+              help="Autoriser une date plus récente que la durée AUDIT_RETENTION_DAYS configurée.")
+@with_appcontext
+def audit_purge(before: datetime, yes: bool, allow_short_retention: bool) -> None:
+    """Purge de rétention : supprime les plus anciennes lignes et déplace l'ancre de la chaîne."""
+    from esp_coord.core.audit import purge_before, record, verify_chain
+    from esp_coord.core.time import utc_now
+    from esp_coord.extensions import db
+
+    cutoff = datetime.combine(before.date(), datetime.min.time(), tzinfo=UTC)
+    retention_days = int(current_app.config.get("AUDIT_RETENTION_DAYS") or 365)
+    age = (utc_now().date() - cutoff.date()).days
+    if age < retention_days and not allow_short_retention:
+        raise click.ClickException(f"Date trop récente : la durée de conservation configurée est de "
+                                   f"{retention_days} jours (AUDIT_RETENTION_DAYS). Ajoutez "
+                                   "--allow-short-retention si c'est voulu.")
+    if cutoff.date() > utc_now().date():
+        raise click.ClickException("Date dans le futur : refusée.")
+    if not yes:
+        click.confirm(f"Supprimer définitivement les lignes d'audit antérieures au {cutoff.date().isoformat()} "
+                      "(les avez-vous exportées hors de l'hôte ?)", abort=True)
+    try:
+        result = purge_before(cutoff)
+    except RuntimeError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    record("audit.purge", details={"before": cutoff.date().isoformat(), "rows": result.purged,
+                                   "anchor_seq": result.anchor_seq})
+    db.session.commit()
+    check = verify_chain()
+    click.echo(f"{result.purged} lignes supprimées ; nouvelle ancre : ligne {result.anchor_seq}. "
+               f"Vérification : {'chaîne intacte' if check.ok else 'ÉCHEC'} ({check.checked} lignes).")
+    if not check.ok:
+        sys.exit(1)

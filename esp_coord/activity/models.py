@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from esp_coord.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, uuid_fk
 
-LEDGER_STATUSES = {"to_validate": _l("To validate"), "validated": _l("Validated"), "rejected": _l("Rejected")}
+LEDGER_STATUSES = {"to_validate": _l("To validate"), "validated": _l("Approved"), "rejected": _l("Rejected")}
 
 
 class ActionType(Base):
@@ -56,4 +56,4 @@ class LedgerEntry(IdMixin, TimestampMixin, Base):
 
     @property
     def status_label(self) -> str:
-        return LEDGER_STATUSES.get(self.status, self.status)
+        return str(LEDGER_STATUSES.get(self.status, self.status))

@@ -45,9 +45,8 @@ def mine():
     teams = [m.team for m in current_user.memberships]
     filters = _filters()
     team_filter = parse_uuid(request.args.get("equipe", "")) if request.args.get("equipe") else None
-    team_ids = [t.id for t in teams]
-    if team_filter in team_ids:
-        team_ids = [team_filter]
+    # my own entries, including those of teams I have left (my history)
+    team_ids = [team_filter] if team_filter in [t.id for t in teams] else None
     entries = svc.list_entries(team_ids=team_ids, user_id=current_user.id, **filters)
     return render_template(
         "activity/mine.html", entries=entries, totals=svc.totals(entries), teams=teams, years=_years(),

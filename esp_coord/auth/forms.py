@@ -8,21 +8,28 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
 from esp_coord.auth.passwords import MAX_LENGTH
 
 RPPS_RE = re.compile(r"^\d{11}$")
-ROLE_CHOICES = [("member", _l("Member")), ("coordinator", _l("Coordinator")), ("admin", _l("Team administrator"))]
+ROLE_LABELS = {"member": _l("Member"), "coordinator": _l("Coordinator"), "admin": _l("Team administrator")}
 
 
-def profession_choices(blank: bool = True) -> list[tuple[str, str]]:
+def role_choices(max_rank: int = 3) -> list[SelectChoice]:
+    from esp_coord.teams.models import ROLE_RANK
+
+    return [SelectChoice(k, v) for k, v in ROLE_LABELS.items() if ROLE_RANK[k] <= max_rank]
+
+
+def profession_choices(blank: bool = True) -> list[SelectChoice]:
     from esp_coord.extensions import db
     from esp_coord.teams.models import Profession
 
     rows = db.session.execute(sa.select(Profession).order_by(Profession.sort, Profession.label)).scalars()
-    choices = [(p.code, p.label) for p in rows]
-    return ([("", _l("— Not specified —"))] if blank else []) + choices
+    choices = [SelectChoice(p.code, p.label) for p in rows]
+    return ([SelectChoice("", _l("— Not specified —"))] if blank else []) + choices
 
 
 class LoginForm(FlaskForm):
@@ -118,4 +125,4 @@ class InvitationForm(FlaskForm):
     first_name = StringField(_l("First name"), validators=[Optional(), Length(max=100)])
     last_name = StringField(_l("Last name"), validators=[Optional(), Length(max=100)])
     profession = SelectField(_l("Profession"), choices=[], validate_choice=True)
-    role = SelectField(_l("Role in the team"), choices=ROLE_CHOICES, default="member")
+    role = SelectField(_l("Role in the team"), choices=[], default="member")

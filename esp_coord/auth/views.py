@@ -16,7 +16,7 @@ from flask_login import current_user, login_user, logout_user
 from esp_coord.auth import bp, services, sessions
 from esp_coord.auth import totp as totp_lib
 from esp_coord.auth.forms import (
-    ROLE_CHOICES,
+    ROLE_LABELS,
     ChangePasswordForm,
     EnrolForm,
     InvitationForm,
@@ -26,6 +26,7 @@ from esp_coord.auth.forms import (
     SetPasswordForm,
     TotpForm,
     profession_choices,
+    role_choices,
 )
 from esp_coord.auth.models import AuthSession, Invitation, OutboxMessage, User
 from esp_coord.core import audit
@@ -377,7 +378,7 @@ def _invitation_form(membership) -> InvitationForm:
     form = InvitationForm()
     form.profession.choices = profession_choices()
     rank = 3 if getattr(current_user, "is_platform_admin", False) else ROLE_RANK.get(membership.role, 0)
-    form.role.choices = [(k, v) for k, v in ROLE_CHOICES if ROLE_RANK[k] <= rank]
+    form.role.choices = role_choices(rank)
     return form
 
 
@@ -387,7 +388,7 @@ def _render_invitations(team, membership, form, status=200):
         .options(sa.orm.selectinload(Invitation.invited_by))
     ).scalars().all()
     return render_template("auth/invitations.html", team=team, membership=membership, form=form,
-                           invitations=invitations, role_labels=dict(ROLE_CHOICES)), status
+                           invitations=invitations, role_labels=ROLE_LABELS), status
 
 
 @bp.route("/equipes/<team_id>/invitations", methods=["GET", "POST"])

@@ -103,10 +103,11 @@ def _versions(team_ids) -> list[tuple]:
 
 
 def _meetings(team_ids, today):
+    from datetime import datetime
+    from datetime import time as dtime
+
     from esp_coord.core.time import paris_to_utc
     from esp_coord.meetings.models import Meeting, MeetingCase
-
-    from datetime import datetime, time as dtime
 
     midnight = paris_to_utc(datetime.combine(today, dtime(0, 0)))
     past_limit = midnight - timedelta(days=PAST_DAYS)

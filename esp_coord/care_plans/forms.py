@@ -76,7 +76,8 @@ class ActionForm(FlaskForm):
 
     def set_choices(self, members, professions):
         self.owner_user_id.choices = [SelectChoice("", "—")] + member_choices(members)
-        self.owner_profession_code.choices = [SelectChoice("", "—")] + [SelectChoice(p.code, p.label) for p in professions]
+        self.owner_profession_code.choices = [SelectChoice("", "—")] + [
+            SelectChoice(p.code, p.label) for p in professions]
 
 
 class ConsentForm(FlaskForm):

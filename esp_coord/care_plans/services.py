@@ -28,8 +28,18 @@ from esp_coord.patients.crypto_service import decrypt_text, encrypt_text, read_t
 from esp_coord.teams.models import Membership
 
 from .models import (
-    CONSENT_METHODS, CONSENT_SCOPES, OWNER_KINDS, VOLETS, CarePlan, CarePlanAction, CarePlanObjective,
-    CarePlanParticipant, CarePlanProblem, CarePlanReview, CarePlanReviewParticipant, CarePlanVersion,
+    CONSENT_METHODS,
+    CONSENT_SCOPES,
+    OWNER_KINDS,
+    VOLETS,
+    CarePlan,
+    CarePlanAction,
+    CarePlanObjective,
+    CarePlanParticipant,
+    CarePlanProblem,
+    CarePlanReview,
+    CarePlanReviewParticipant,
+    CarePlanVersion,
 )
 
 TASK_TITLE = "Action du PPS"  # stored task title: neutral, never patient data
@@ -41,7 +51,7 @@ CATEGORY_LABELS = {
     "health": _l("Health"), "autonomy": _l("Autonomy"), "psychological": _l("Psychological"),
     "social": _l("Social"), "environment": _l("Environment"), "other": _l("Other"),
 }
-VOLET_LABELS = {"care": _l("Care plan"), "help": _l("Social / help plan")}
+VOLET_LABELS = {"care": _l("Health care plan"), "help": _l("Social / help plan")}
 CONSENT_METHOD_LABELS = {"oral": _l("Oral, noted in the record"), "written": _l("Signed form"),
                          "electronic": _l("Electronic")}
 CONSENT_SCOPE_LABELS = {"care_and_help": _l("Care plan and social/help plan"),

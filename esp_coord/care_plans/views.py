@@ -22,7 +22,15 @@ from esp_coord.teams.models import Membership, Profession
 
 from . import services as svc
 from .forms import (
-    ActionForm, CloseForm, ConsentForm, EmptyForm, ObjectiveForm, PlanForm, ProblemForm, ReviewForm, ValidateForm,
+    ActionForm,
+    CloseForm,
+    ConsentForm,
+    EmptyForm,
+    ObjectiveForm,
+    PlanForm,
+    ProblemForm,
+    ReviewForm,
+    ValidateForm,
 )
 from .models import CarePlan, CarePlanAction, CarePlanObjective, CarePlanProblem, CarePlanReview
 
@@ -247,6 +255,10 @@ def edit(team_id, plan_id):
 
 
 def _item_page(template, team, plan, form, status, error=None, **ctx):
+    if request.method == "GET":  # the form shows decrypted patient text: audit the read
+        audit.record("care_plan.read", team_id=team.id, patient_id=plan.patient_id, object_type="care_plan",
+                     object_id=plan.id, details={"endpoint": request.endpoint})
+        db.session.commit()
     return render_template(template, team=team, plan=plan, form=form, error=error,
                            editable=svc.is_editable(plan), **ctx), status
 
@@ -345,8 +357,13 @@ def objective_delete(team_id, plan_id, objective_id):
 
 
 def _action_data(form: ActionForm) -> svc.ActionData:
+    kind = form.owner_kind.data or None
+    if kind is None:  # no radio ticked: infer it when exactly one "who" field is filled
+        filled = [k for k, v in (("member", form.owner_user_id.data), ("profession", form.owner_profession_code.data),
+                                 ("outside", (form.owner_outside.data or "").strip())) if v]
+        kind = filled[0] if len(filled) == 1 else None
     return svc.ActionData(
-        what=form.what.data, owner_kind=form.owner_kind.data or None,
+        what=form.what.data, owner_kind=kind,
         owner_user_id=parse_uuid(form.owner_user_id.data) if form.owner_user_id.data else None,
         owner_profession_code=form.owner_profession_code.data or None, owner_outside=form.owner_outside.data,
         when=form.when.data, due_on=form.due_on.data, volet=form.volet.data or "care",

@@ -27,12 +27,12 @@ SOURCES = {
     "meeting": ("esp_coord.meetings.models", ("Meeting", "Rcp", "RCP")),
     "pps": ("esp_coord.care_plans.models", ("CarePlan", "Pps", "PPS")),
     "pps_review": ("esp_coord.care_plans.models", ("CarePlanReview", "PpsReview", "Review", "CarePlan")),
-    "protocol_writing": ("esp_coord.protocols.models", ("Protocol",)),
-    "protocol_validation": ("esp_coord.protocols.models", ("Protocol",)),
+    "protocol_writing": ("esp_coord.protocols.models", ("ProtocolMeeting", "Protocol")),
+    "protocol_validation": ("esp_coord.protocols.models", ("ProtocolVersion", "Protocol")),
     "protocol_act": ("esp_coord.protocols.models", ("ProtocolAct", "Act", "ProtocolInclusion", "Inclusion")),
 }
 DATE_ATTRS = ("starts_at", "start_at", "scheduled_at", "held_on", "date", "performed_on", "reviewed_on",
-              "validated_at", "created_at")
+              "validated_on", "opened_on", "validated_at", "created_at")
 
 
 def type_label(source_type: str) -> str:
@@ -91,7 +91,7 @@ def _attendance(ids) -> dict | None:
         module = importlib.import_module("esp_coord.meetings.models")
     except ImportError:
         return None
-    for name in ("Attendance", "MeetingAttendance", "Attendee", "MeetingAttendee", "MeetingParticipant",
+    for name in ("MeetingInvitee", "Attendance", "MeetingAttendance", "Attendee", "MeetingAttendee", "MeetingParticipant",
                  "Participant"):
         cls = getattr(module, name, None)
         if cls is None or not hasattr(cls, "__table__"):
@@ -143,6 +143,18 @@ def resolve(pairs) -> dict:
     return out
 
 
+def _protocol_titles(ids: set) -> dict:
+    """protocol id -> title, in one query (protocol titles are team documents, never patient data)."""
+    if not ids:
+        return {}
+    try:
+        module = importlib.import_module("esp_coord.protocols.models")
+        cls = module.Protocol
+        return dict(db.session.execute(sa.select(cls.id, cls.title).where(cls.id.in_(list(ids)))).all())
+    except (ImportError, AttributeError):
+        return {}
+
+
 def _introspect(source_type: str, ids: set) -> dict:
     cls = _model(source_type)
     if cls is None:
@@ -155,18 +167,20 @@ def _introspect(source_type: str, ids: set) -> dict:
         return {}
     out = {}
     attendance = _attendance({o.id for o in objs}) if source_type == "meeting" and objs else None
+    titles = _protocol_titles({getattr(o, "protocol_id", None) for o in objs} - {None}) \
+        if source_type.startswith("protocol") else {}
     for obj in objs:
         when = _date_of(obj)
         ref = str(obj.id)[:8]
         if source_type == "meeting":
-            kind = getattr(obj, "kind_label", None) or getattr(obj, "kind", None) or "RCP"
+            kind = getattr(obj, "kind_label", None) or str(getattr(obj, "kind", None) or "RCP").replace("_", " ").upper()
             label = _("Meeting %(kind)s of %(date)s (ref. %(ref)s)", kind=kind,
                       date=when.strftime("%d/%m/%Y") if when else "?", ref=ref)
             info = {"label": label, "date": when, "minutes_validated": _minutes_validated(obj)}
             if attendance is not None:
                 info["present_user_ids"] = attendance.get(obj.id, set())
         elif source_type.startswith("protocol"):
-            title = getattr(obj, "title", None) or getattr(obj, "name", None)
+            title = getattr(obj, "title", None) or titles.get(getattr(obj, "protocol_id", None))
             if source_type == "protocol_act":
                 label = _("Act under a protocol (ref. %(ref)s)", ref=ref)
             else:

@@ -27,9 +27,9 @@ from esp_coord.funding.models import (
     DEFAULT_ENVELOPE,
     PROJET_FIELDS,
     UNITS,
-    ClapStep,
     Claim,
     ClaimPayment,
+    ClapStep,
     Envelope,
     ProjetSante,
     TariffGrid,
@@ -483,6 +483,13 @@ def build_claim_data(claim: Claim) -> dict:
     }
 
 
+def anomaly_labels() -> dict[str, str]:
+    return {"rcp_minutes": _("RCP without validated minutes"), "attendance": _("Attendee without attendance"),
+            "legal_form": _("Action type not allowed for the team's legal form"),
+            "outside_period": _("Outside the period"), "duplicate": _("Duplicates"),
+            "no_rate": _("Not funded by the grid"), "cap": _("Cap reached")}
+
+
 def canonical(data: dict) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -651,15 +658,16 @@ def save_projet(team, data: dict, *, actor, signed_on=None, sent_to_ars_on=None)
 def clap_steps(team) -> list[dict]:
     """The ESP CLAP checklist: stored dates, else dates known elsewhere (team record, projet, ledger)."""
     stored = {s.step: s for s in db.session.execute(sa.select(ClapStep).where(ClapStep.team_id == team.id)).scalars()}
-    first_projet = db.session.execute(sa.select(sa.func.min(ProjetSante.created_at))
-                                      .where(ProjetSante.team_id == team.id)).scalar()
+    first_signed, first_projet = db.session.execute(
+        sa.select(sa.func.min(ProjetSante.signed_on), sa.func.min(ProjetSante.created_at))
+        .where(ProjetSante.team_id == team.id)).one()
     first_action = db.session.execute(sa.select(sa.func.min(LedgerEntry.performed_on)).where(
         LedgerEntry.team_id == team.id, LedgerEntry.status == "validated")).scalar()
     from esp_coord.core.time import to_paris
 
     derived = {"team_formed": team.formed_on, "ars_recognition": team.ars_recognised_on,
                "convention_signed": team.convention_signed_on,
-               "projet_written": to_paris(first_projet).date() if first_projet else None,
+               "projet_written": first_signed or (to_paris(first_projet).date() if first_projet else None),
                "actions_running": first_action}
     out = []
     for code, label in CLAP_STEPS:

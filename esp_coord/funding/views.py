@@ -210,6 +210,7 @@ def claim(team_id, claim_id):
                            corrections=corrections, intact=svc.verify_claim(claim) if claim.snapshot else None,
                            evidence_labels={e["key"]: e["label"] for e in data["evidence"]},
                            users={p["user"]: p["name"] for p in data["professionals"]},
+                           anomaly_labels=svc.anomaly_labels(),
                            type_labels={t["code"]: t["label"] for t in data["types"]})
 
 
@@ -440,6 +441,7 @@ def region_csv():
         cells = [r["team"].name, r["team"].kind_label, r["team"].legal_form_label, str(r["members"]),
                  _("valid") if r["valid"] else _("to check"), format_number(s["envelope"]), format_number(s["logged"]),
                  format_number(s["claimed"]), format_number(s["paid"]), format_number(s["remaining"]), claims]
+        cells = [str(c) for c in cells]
         lines.append(";".join('"' + c.replace('"', '""') + '"' if any(x in c for x in ';"\n') else c for c in cells))
     return csv_response("\r\n".join(lines) + "\r\n", f"region-{year}.csv")
 

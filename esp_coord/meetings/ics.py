@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from icalendar import Calendar, Event, Timezone, vCalAddress
+from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration
 
 from esp_coord.core.time import to_paris
 
@@ -130,7 +130,7 @@ def _calendar(method: str, name: str | None = None) -> Calendar:
         del cal["UID"]  # a VCALENDAR UID breaks vdirsyncer's http storage (pimutils/vdirsyncer#1222)
     if name:
         cal["REFRESH-INTERVAL"].params["VALUE"] = "DURATION"
-        cal.add("X-PUBLISHED-TTL", timedelta(hours=1))
+        cal.add("X-PUBLISHED-TTL", vDuration(timedelta(hours=1)))
     cal.add_component(Timezone.from_ical(VTIMEZONE_PARIS))
     return cal
 

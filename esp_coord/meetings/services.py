@@ -22,8 +22,19 @@ from esp_coord.core.time import format_datetime, to_paris, today_paris, utc_now
 from esp_coord.extensions import db
 
 from .ics import cases_label, invitation_bytes, location_for, meeting_url
-from .models import (ANSWERS, KINDS, LEDGER_TYPES, PLACE_KINDS, Meeting, MeetingCase, MeetingInvitee,
-                     MeetingReminder, MinutesRevision, PollAnswer, PollSlot)
+from .models import (
+    ANSWERS,
+    KINDS,
+    LEDGER_TYPES,
+    PLACE_KINDS,
+    Meeting,
+    MeetingCase,
+    MeetingInvitee,
+    MeetingReminder,
+    MinutesRevision,
+    PollAnswer,
+    PollSlot,
+)
 
 log = logging.getLogger("esp_coord.meetings")
 CHECK_IN_MARGIN = timedelta(minutes=30)

@@ -21,8 +21,16 @@ from esp_coord.extensions import db
 from esp_coord.meetings import bp
 
 from . import services as svc
-from .forms import CaseForm, CaseMinutesForm, EmptyForm, GeneralMinutesForm, MarkPresentForm, MeetingForm, \
-    PollForm, TaskForm
+from .forms import (
+    CaseForm,
+    CaseMinutesForm,
+    EmptyForm,
+    GeneralMinutesForm,
+    MarkPresentForm,
+    MeetingForm,
+    PollForm,
+    TaskForm,
+)
 from .ics import cases_label, invitation_bytes
 from .models import KINDS, Meeting, MeetingCase, MinutesRevision
 

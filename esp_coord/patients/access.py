@@ -60,13 +60,19 @@ def identity(patient: Patient) -> Identity:
     if patient.id in cache:
         return cache[patient.id]
     values = {}
-    readable = True
+    unreadable = []
     for name in FIELDS:
         try:
             values[name] = decrypt_text(patient.id, "patient", name, patient.id, getattr(patient, f"{name}_enc"))
         except UnreadableData:
             values[name] = None
-            readable = False
+            unreadable.append(name)
+    readable = not unreadable
+    if unreadable and patient.erased_at is None:
+        from esp_coord.core import audit
+
+        audit.record("crypto.unreadable", team_id=patient.team_id, patient_id=patient.id, object_type="patient",
+                     object_id=patient.id, outcome="failure", details={"columns": unreadable})
     bd = values["birth_date"]
     ident = Identity(
         birth_name=values["birth_name"] or UNREADABLE, usage_name=values["usage_name"],

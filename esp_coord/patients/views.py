@@ -74,10 +74,11 @@ def team_index(team_id):
         patients = services.search_patients(team, form.q.data, form.dob.data)
     audit.record("patient.search" if searched else "patient.list", team_id=team.id, object_type="team",
                  object_id=team.id, details={"results": len(patients)})
-    db.session.commit()
     rows = [(p, identity(p)) for p in patients]
-    return render_template("patients/team_index.html", team=team, membership=membership, form=form, rows=rows,
+    html = render_template("patients/team_index.html", team=team, membership=membership, form=form, rows=rows,
                            searched=searched)
+    db.session.commit()
+    return html
 
 
 def _team(team_id):
@@ -208,13 +209,17 @@ def _at(day, fallback):
 def show(team_id, patient_id):
     team, membership, patient = load_patient(team_id, patient_id)
     items, shown = build_timeline(patient, current_user)
+    # One audit row per page view, listing the ids of the notes whose content was shown (ids only).
     audit.record("patient.view", team_id=team.id, patient_id=patient.id, object_type="patient",
                  object_id=patient.id, details={"notes_shown": shown} if shown else None)
-    db.session.commit()
     consents = services.consents_of(patient)
     infos = services.informations_of(patient)
-    return render_template("patients/show.html", **_ctx(team, membership, patient), timeline=items,
+    # Render before the commit: committing expires every loaded row, and the template would then
+    # reload each note one by one.
+    html = render_template("patients/show.html", **_ctx(team, membership, patient), timeline=items,
                            consents=consents, informations=infos)
+    db.session.commit()
+    return html
 
 
 # --------------------------------------------------------------------------------------------------
@@ -292,9 +297,10 @@ def note_history(team_id, patient_id, note_id):
         versions = [(v, services.version_text(v)) for v in services.note_versions(note)]
     audit.record("note.read", team_id=team.id, patient_id=patient.id, object_type="patient_note", object_id=note.id,
                  outcome="success" if visible else "denied", details={"view": "history"})
-    db.session.commit()
-    return render_template("patients/note_history.html", **_ctx(team, membership, patient), note=note,
+    html = render_template("patients/note_history.html", **_ctx(team, membership, patient), note=note,
                            visible=visible, text=text, versions=versions)
+    db.session.commit()
+    return html
 
 
 @bp.post("/<team_id>/<patient_id>/notes/<note_id>/supprimer")
@@ -449,10 +455,11 @@ def access_history(team_id, patient_id):
     team, membership, patient = load_patient(team_id, patient_id, "coordinator")
     audit.record("patient.access_history", team_id=team.id, patient_id=patient.id, object_type="patient",
                  object_id=patient.id)
-    db.session.commit()
     rows = services.access_history(patient)
-    return render_template("patients/access.html", **_ctx(team, membership, patient), rows=rows,
+    html = render_template("patients/access.html", **_ctx(team, membership, patient), rows=rows,
                            action_labels=action_labels())
+    db.session.commit()
+    return html
 
 
 def action_labels() -> dict:

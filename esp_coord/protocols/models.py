@@ -19,6 +19,9 @@ from esp_coord.core.db import Base, IdMixin, TimestampMixin, uuid_fk
 STATUSES = ("draft", "validated", "archived")
 OUTCOMES = ("pris_en_charge", "orientation_medecin", "refus_patient")
 REFERRAL_OUTCOME = "orientation_medecin"
+# French labels of the outcomes for data shown outside the forms (timeline, export)
+OUTCOME_LABELS = {"pris_en_charge": "Pris en charge", "orientation_medecin": "Orientation vers le médecin",
+                  "refus_patient": "Refus du patient"}
 
 
 class Protocol(IdMixin, TimestampMixin, Base):
@@ -57,6 +60,11 @@ class Protocol(IdMixin, TimestampMixin, Base):
     @steps.setter
     def steps(self, value: list[str]) -> None:
         self.steps_json = json.dumps(list(value), ensure_ascii=False)
+
+    @property
+    def current_documents(self) -> list:
+        """Documents of the working copy (withdrawn ones stay stored for the frozen versions citing them)."""
+        return [d for d in self.documents if not d.withdrawn]
 
     @property
     def author_ids(self) -> list[uuid.UUID]:
@@ -117,6 +125,7 @@ class ProtocolDocument(IdMixin, TimestampMixin, Base):
     filename: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     content: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    withdrawn: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     uploaded_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True, ondelete="SET NULL",
                                                        index=False)
 

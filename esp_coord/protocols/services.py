@@ -23,6 +23,7 @@ from esp_coord.extensions import db
 from esp_coord.patients.access import identity
 from esp_coord.patients.crypto_service import encrypt_text, read_text
 from esp_coord.protocols.models import (
+    OUTCOME_LABELS,
     OUTCOMES,
     REFERRAL_OUTCOME,
     Adoption,
@@ -240,7 +241,8 @@ def snapshot(protocol: Protocol) -> dict:
                    r.profession_code, "description": r.description} for r in protocol.roles],
         "authors": [{"id": str(a.user_id), "name": a.user.full_name,
                      "profession": a.user.profession.label if a.user.profession else ""} for a in protocol.authors],
-        "documents": [{"id": str(d.id), "title": d.title, "filename": d.filename} for d in protocol.documents],
+        "documents": [{"id": str(d.id), "title": d.title, "filename": d.filename}
+                      for d in protocol.current_documents],
         "version": protocol.version,
     }
 
@@ -323,8 +325,13 @@ def add_document(protocol: Protocol, *, title: str, filename: str, content: byte
 def remove_document(protocol: Protocol, doc: ProtocolDocument, *, actor) -> None:
     if protocol.status != "draft":
         raise ProtocolError(_("A validated or archived version is frozen: start a new version to edit it."))
-    db.session.delete(doc)
+    cited = any(d["id"] == str(doc.id) for v in protocol.versions for d in v.snapshot.get("documents", []))
+    if cited:
+        doc.withdrawn = True  # a frozen version still cites it: keep it readable there
+    else:
+        db.session.delete(doc)
     db.session.flush()
+    db.session.refresh(protocol, ["documents"])
     audit.record("protocol.document.remove", actor=actor, team_id=protocol.team_id,
                  object_type="protocol_document", object_id=doc.id)
 
@@ -703,14 +710,46 @@ def timeline_items(patient, viewer) -> list:
             detail += " · " + _("ended on %(date)s", date=inc.ended_on.strftime("%d/%m/%Y"))
         items.append(TimelineItem(at=at, kind="protocol", url=url, detail=detail,
                                   title=_("Included in the protocol “%(title)s”", title=inc.target_title)))
+        for act in inc.acts:
+            items.append(TimelineItem(
+                at=datetime.combine(act.performed_on, time(12, 0), tzinfo=PARIS), kind="protocol", url=url,
+                title=_("Act under the protocol “%(title)s”: %(outcome)s", title=inc.target_title,
+                        outcome=OUTCOME_LABELS.get(act.outcome, act.outcome)),
+                detail=act.professional.full_name if act.professional else None))
     return items
+
+
+def dashboard_panels(user) -> list[dict]:
+    """Protocols to review within 30 days and delegated professionals still waiting for their attestation."""
+    from datetime import timedelta
+
+    from flask import url_for
+
+    team_ids = [m.team_id for m in user.memberships]
+    if not team_ids:
+        return []
+    soon = today_paris() + timedelta(days=30)
+    items = []
+    due = db.session.execute(sa.select(Protocol).where(
+        Protocol.team_id.in_(team_ids), Protocol.status == "validated", Protocol.next_review_on.is_not(None),
+        Protocol.next_review_on <= soon).order_by(Protocol.next_review_on)).scalars().all()
+    for p in due:
+        items.append((p.title, url_for("protocols.show", team_id=p.team_id, protocol_id=p.id),
+                      _("review due on %(date)s", date=p.next_review_on.strftime("%d/%m/%Y"))))
+    adoptions = db.session.execute(sa.select(Adoption).join(AdoptionParticipant).where(
+        Adoption.team_id.in_(team_ids), AdoptionParticipant.user_id == user.id,
+        AdoptionParticipant.role == "delegated")).scalars().unique().all()
+    for a in adoptions:
+        if a.attestation_for(user.id) is None:
+            items.append((a.cooperation.short_title,
+                          url_for("protocols.adoption", team_id=a.team_id, adoption_id=a.id),
+                          _("your training attestation is missing")))
+    return [{"title": _("Protocols"), "items": items}] if items else []
 
 
 def export_section(patient) -> dict:
     """Section of the patient-rights export (decrypted texts; the export itself is audited by patients)."""
     labels = profession_labels()
-    outcome_labels = {"pris_en_charge": "Pris en charge", "orientation_medecin": "Orientation vers le médecin",
-                      "refus_patient": "Refus du patient"}
     entries = []
     for inc in patient_inclusions(patient):
         entries.append({
@@ -726,7 +765,7 @@ def export_section(patient) -> dict:
                 "date": a.performed_on.isoformat(),
                 "professionnel": a.professional.full_name if a.professional else None,
                 "profession": labels.get(a.profession_code or "", a.profession_code),
-                "resultat": outcome_labels.get(a.outcome, a.outcome),
+                "resultat": OUTCOME_LABELS.get(a.outcome, a.outcome),
                 "commentaire": read_text(patient.id, "protocol_act", "comment", a.id, a.comment_enc,
                                          team_id=inc.team_id),
             } for a in inc.acts],

@@ -44,6 +44,7 @@ from esp_coord.protocols.services import ProtocolError
 hooks.register("reference_data", svc.ensure_cooperation_protocols)
 hooks.register("patient_timeline", svc.timeline_items)
 hooks.register("patient_export", svc.export_section)
+hooks.register("dashboard_panels", svc.dashboard_panels)
 
 
 @bp.app_context_processor

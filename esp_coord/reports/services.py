@@ -119,10 +119,10 @@ def month_chart(current: list[int], previous: list[int], year: int) -> str:
     peak = max(current + previous + [1])
     step = (width - left - 10) / 12
     bar = step * 0.36
+    title = _("Actions per month, %(year)s and %(prev)s", year=year, prev=year - 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
              f'height="{height}" role="img" aria-labelledby="chart-month-title" class="chart">',
-             f'<title id="chart-month-title">{_t(_("Actions per month, %(year)s and %(prev)s", year=year, prev=year - 1))}'
-             '</title>']
+             f'<title id="chart-month-title">{_t(title)}</title>']
     for i in range(5):
         v = round(peak * i / 4)
         y = top + plot_h - plot_h * (v / peak)
@@ -152,11 +152,12 @@ def profession_chart(professions: list[tuple[str, int]]) -> str:
     total = sum(n for _p, n in professions) or 1
     row_h, width, label_w = 24, 640, 230
     height = max(1, len(professions)) * row_h + 10
+    title, empty = _("Share of actions per profession"), _("No action this year.")
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
              f'height="{height}" role="img" aria-labelledby="chart-prof-title" class="chart">',
-             f'<title id="chart-prof-title">{_t(_("Share of actions per profession"))}</title>']
+             f'<title id="chart-prof-title">{_t(title)}</title>']
     if not professions:
-        parts.append(f'<text x="0" y="16" font-size="11" fill="#333">{_t(_("No action this year."))}</text>')
+        parts.append(f'<text x="0" y="16" font-size="11" fill="#333">{_t(empty)}</text>')
     for i, (label, n) in enumerate(professions):
         share = n / total
         y = 5 + i * row_h

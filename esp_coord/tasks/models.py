@@ -44,7 +44,7 @@ class Task(IdMixin, TimestampMixin, Base):
 
     @property
     def status_label(self) -> str:
-        return TASK_STATUSES.get(self.status, self.status)
+        return str(TASK_STATUSES.get(self.status, self.status))
 
     @property
     def is_open(self) -> bool:

@@ -162,3 +162,38 @@ def visible_patients(tasks) -> set:
         return set()
     return set(db.session.execute(
         sa.select(Patient.id).where(Patient.id.in_(ids), Patient.erased_at.is_(None))).scalars())
+
+
+def tasks_of_patient(patient_id) -> list[Task]:
+    return list(db.session.execute(
+        sa.select(Task).where(Task.patient_id == patient_id).order_by(Task.created_at)).scalars().unique())
+
+
+def timeline_items(patient, viewer):
+    """Hook patient_timeline: the patient's follow-up tasks (text hidden under the opposition rule)."""
+    from esp_coord.core.hooks import TimelineItem
+    from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible
+
+    items = []
+    for task in tasks_of_patient(patient.id):
+        visible = content_visible(patient, task.created_by_id, viewer)
+        detail = task_detail(task) if visible else OPPOSITION_NOTICE
+        due = ""
+        if task.due_on:
+            from esp_coord.core.time import format_date
+
+            due = " — " + _("due %(date)s", date=format_date(task.due_on))
+        owner = task.owner.full_name if task.owner else _("nobody")
+        items.append(TimelineItem(
+            at=task.created_at, kind="task", title=_("Task: %(title)s", title=task.title),
+            detail=f"{owner} · {task.status_label}{due}" + (f"\n{detail}" if detail else ""),
+        ))
+    return items
+
+
+def export_section(patient) -> dict:
+    """Hook patient_export: the patient's follow-up tasks for the patient-rights export."""
+    return {"title": _("Follow-up tasks"), "items": [
+        {"created_at": t.created_at.isoformat(), "title": t.title, "detail": task_detail(t),
+         "owner": t.owner.full_name if t.owner else None, "due_on": t.due_on.isoformat() if t.due_on else None,
+         "status": str(t.status_label)} for t in tasks_of_patient(patient.id)]}

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from esp_coord.core import hooks
 from esp_coord.core.db import parse_uuid
 from esp_coord.core.security import load_in_team, team_access
 from esp_coord.core.time import today_paris
@@ -31,11 +32,12 @@ def mine():
     include_closed = request.args.get("toutes") == "1"
     tasks = svc.tasks_for_user(current_user, include_closed=include_closed)
     context = _context(tasks)
-    db.session.commit()  # audit rows of patient task reads
     coordinator_teams = [m.team for m in current_user.memberships if m.has_role("coordinator")]
     teams = sorted((m.team for m in current_user.memberships), key=lambda t: t.name)
-    return render_template("tasks/mine.html", tasks=tasks, include_closed=include_closed, teams=teams,
+    html = render_template("tasks/mine.html", tasks=tasks, include_closed=include_closed, teams=teams,
                            coordinator_teams=coordinator_teams, **context)
+    db.session.commit()  # audit rows of patient task reads (after rendering: no reload of expired rows)
+    return html
 
 
 @bp.get("/equipe/<team_id>")
@@ -44,9 +46,10 @@ def team(team_id):
     owner = parse_uuid(request.args.get("membre", "")) if request.args.get("membre") else None
     tasks = svc.tasks_for_team(team.id, owner_id=owner)
     context = _context(tasks)
-    db.session.commit()
-    return render_template("tasks/team.html", team=team, membership=membership, tasks=tasks,
+    html = render_template("tasks/team.html", team=team, membership=membership, tasks=tasks,
                            members=team.memberships, owner=owner, **context)
+    db.session.commit()  # audit rows of patient task reads
+    return html
 
 
 @bp.route("/equipe/<team_id>/nouvelle", methods=["GET", "POST"])
@@ -86,3 +89,7 @@ def set_status(team_id, task_id):
     if back == "tableau":
         return redirect(url_for("dashboard.index"), code=303)
     return redirect(url_for("tasks.mine"), code=303)
+
+
+hooks.register("patient_timeline", svc.timeline_items)
+hooks.register("patient_export", svc.export_section)

@@ -60,7 +60,7 @@ class Team(IdMixin, TimestampMixin, Base):
 
     @property
     def legal_form_label(self) -> str:
-        return LEGAL_FORMS.get(self.legal_form, self.legal_form)
+        return str(LEGAL_FORMS.get(self.legal_form, self.legal_form))
 
     @property
     def is_association(self) -> bool:
@@ -98,7 +98,7 @@ class Membership(IdMixin, TimestampMixin, Base):
 
     @property
     def role_label(self) -> str:
-        return ROLES.get(self.role, self.role)
+        return str(ROLES.get(self.role, self.role))
 
     def has_role(self, minimum: str) -> bool:
         return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[minimum]

@@ -20,7 +20,7 @@ def _url(plan, suffix=""):
 
 def _pdf_text(data: bytes) -> tuple[int, str]:
     reader = PdfReader(io.BytesIO(data))
-    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+    return len(reader.pages), " ".join(" ".join(page.extract_text() for page in reader.pages).split())
 
 
 def test_open_plan_through_the_browser(client, f, ctx):
@@ -194,3 +194,22 @@ def test_pdfs_team_and_patient_copies(client, f, ctx):
     assert "Isolement nouveau" in text_live and "révision" in text_live
     assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)
                               .where(AuditEvent.action == "care_plan.print")).scalar() == 4
+
+
+def test_pdf_long_table_repeats_its_header(client, f, ctx):
+    plan = build_plan(ctx, problems=1)
+    obj = plan.problems[0].objectives[0]
+    for i in range(45):
+        svc.save_action(plan, obj, svc.ActionData(what=f"Action numéro {i} " + "détail " * 40, owner_kind="outside",
+                                                  owner_outside="Aide à domicile", when="Chaque semaine"),
+                        actor=ctx.users["admin"])
+    svc.validate_plan(plan, actor=ctx.users["admin"])
+    db.session.commit()
+    f.login(client, ctx.users["admin"])
+    reader = PdfReader(io.BytesIO(client.get(_url(plan, "/pdf/equipe")).data))
+    assert len(reader.pages) >= 4
+    texts = [" ".join(p.extract_text().split()) for p in reader.pages]
+    pages_with_actions = [t for t in texts if "Action numéro" in t]
+    assert len(pages_with_actions) >= 3
+    assert all("Obj. Action Qui Quand" in t for t in pages_with_actions)
+    assert "Action numéro 44" in " ".join(texts)

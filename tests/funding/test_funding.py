@@ -253,9 +253,12 @@ def test_claim_flow_submit_freezes_outputs(app, client, f, setup):
     rows = parse_csv(csv1.data)
     total_row = next(r for r in rows if r and r[0] == "Total")
     assert fr(total_row[-1]) == ledger_total
-    prof_rows = [r for r in rows if len(r) == 5 and r[2] != "RPPS" and r[0] and r[1] and r[0] not in ("Total",)
-                 and not r[1].isupper()]
-    assert sum(fr(r[4]) for r in prof_rows if r[0] != "Type d'action") == ledger_total
+    start = rows.index(["Professionnel", "Profession", "RPPS", "Actions", "Montant (€)"]) + 1
+    prof_rows = rows[start:rows.index([], start)]
+    assert len(prof_rows) == 3
+    assert sum(fr(r[4]) for r in prof_rows) == ledger_total
+    assert rows[0] == ["Équipe", team.name] and rows[2] == ["SHA-256", claim.sha256]
+    assert "1 234" not in csv1.data.decode("utf-8-sig") and any("," in r[-1] for r in prof_rows)
     snapshot, sha = claim.snapshot, claim.sha256
     # later changes to the underlying data never change a submitted claim
     entry(team, setup.admin, "RCP_AVEC", date(2026, 7, 1), source_type="meeting", source_id=uuid.uuid4())
@@ -422,6 +425,8 @@ def test_query_count_does_not_grow(app, f, setup):
     users = [setup.admin, setup.coordinator, setup.member]
     for i in range(3):
         meeting_entries(setup.team, users, date(2026, 1, 1 + i))
+    add(setup.team, users[0], "PROTO_REDAC", date(2026, 1, 9), duration=60, source_type="protocol_writing",
+        source_id=uuid.uuid4())
     c = claim_for(setup.team, setup.coordinator)
     db.session.expire_all()
     small = (count_queries(lambda: svc.build_claim_data(db.session.get(Claim, c.id))),
@@ -467,3 +472,31 @@ def test_funding_index_pages(app, client, f, setup):
     assert setup.team.name in html and "Enveloppe" in html
     assert client.get("/financement/releve").status_code == 200
     assert json.loads(json.dumps(svc.envelope_status(setup.team, 2026), default=str))["logged"] == "100.00"
+
+
+def test_real_meeting_minutes_and_attendance(app, f, setup):
+    """With the meetings feature's models: unvalidated minutes and absent attendees are flagged."""
+    meetings = pytest.importorskip("esp_coord.meetings.models")
+    from datetime import UTC, datetime
+
+    from esp_coord.core.time import utc_now
+
+    m = meetings.Meeting(id=uuid.uuid4(), team_id=setup.team.id, kind="rcp_sans", status="scheduled",
+                         starts_at=datetime(2026, 3, 12, 12, 30, tzinfo=UTC), uid=f"{uuid.uuid4()}@test",
+                         feed_changed_at=utc_now())
+    db.session.add(m)
+    db.session.flush()
+    db.session.add_all([meetings.MeetingInvitee(meeting_id=m.id, user_id=setup.admin.id, present=True),
+                        meetings.MeetingInvitee(meeting_id=m.id, user_id=setup.member.id, present=False)])
+    db.session.commit()
+    for u in (setup.admin, setup.member):
+        entry(setup.team, u, "RCP_SANS", date(2026, 3, 12), source_type="meeting", source_id=m.id)
+    c = claim_for(setup.team, setup.coordinator)
+    data = svc.claim_data(c)
+    codes = [a["code"] for a in data["anomalies"]]
+    assert codes.count("rcp_minutes") == 2 and codes.count("attendance") == 1
+    assert "12/03/2026" in data["evidence"][0]["label"]
+    m.minutes_validated_at = utc_now()
+    db.session.commit()
+    codes = [a["code"] for a in svc.claim_data(c)["anomalies"]]
+    assert "rcp_minutes" not in codes and codes.count("attendance") == 1

@@ -19,9 +19,17 @@ def test_keys_status_and_retention(app, f):
 
 
 def test_demo_seed(app):
-    from esp_coord import demo
+    import random
 
-    ctx = demo.run(echo=lambda *_a: None)
+    from esp_coord import demo
+    from esp_coord.core.time import today_paris
+    from esp_coord.patients import demo as patients_demo
+
+    ctx = demo.DemoContext(seed=1, scale="team", echo=lambda *_a: None, today=today_paris(), rng=random.Random(1))
+    demo.seed_base(ctx)
+    patients_demo.seed(ctx)
+    db.session.commit()
     patients = ctx.data["patients"]
+    assert len(patients) == 8
     assert {"falls", "diabetic", "avk", "child", "young_woman", "ankle"} <= set(patients)
     assert sum(1 for p in patients.values() if p.opposed_at) == 1

@@ -185,8 +185,16 @@ def test_kine_protocol_requires_training_hours(f, setup):
     assert adoption.attestation_for(u["physio"].id, date(2025, 1, 2)) is not None
 
 
-def test_acts_record_proto_meo_once_when_funded(f, setup):
+def test_acts_record_proto_meo_once_when_funded(f, setup, monkeypatch):
     u = setup.users
+    calls = []
+
+    def funded(team, action_type, on):
+        calls.append((team.id, action_type, on))
+        return on < date(2025, 3, 4)
+
+    # the funding feature's grid decides; here a stub grid funds PROTO_MEO until 3 March 2025
+    monkeypatch.setitem(hooks._registry, "is_action_funded", [funded])
     adoption = adopt_cystite(setup)
     patient = f.patient(setup.team, u["admin"], birth_date=date(1990, 5, 5), sex="F")
     inc = svc.include_patient(setup.team, patient, adoption=adoption, included_on=date(2025, 3, 1), criteria="x",
@@ -204,20 +212,10 @@ def test_acts_record_proto_meo_once_when_funded(f, setup):
         LedgerEntry.action_type == "PROTO_MEO")).scalar() == 1
 
     # The funding grid says no: the act is recorded, the ledger entry is not.
-    calls = []
-
-    def not_funded(team, action_type, on):
-        calls.append((team.id, action_type, on))
-        return False
-
-    hooks.register("is_action_funded", not_funded)
-    try:
-        svc.record_act(setup.team, inc, patient, performed_on=date(2025, 3, 5), professional_id=u["member"].id,
-                       outcome="orientation_medecin", comment=None, actor=u["member"])
-        db.session.commit()
-    finally:
-        hooks._registry["is_action_funded"].remove(not_funded)
-    assert calls == [(setup.team.id, "PROTO_MEO", date(2025, 3, 5))]
+    svc.record_act(setup.team, inc, patient, performed_on=date(2025, 3, 5), professional_id=u["member"].id,
+                   outcome="orientation_medecin", comment=None, actor=u["member"])
+    db.session.commit()
+    assert calls == [(setup.team.id, "PROTO_MEO", date(2025, 3, 2)), (setup.team.id, "PROTO_MEO", date(2025, 3, 5))]
     assert count(ProtocolAct) == 2
     assert db.session.execute(sa.select(sa.func.count()).select_from(LedgerEntry).where(
         LedgerEntry.action_type == "PROTO_MEO")).scalar() == 1

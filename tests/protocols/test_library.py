@@ -211,6 +211,19 @@ def test_documents_pdf_only_size_limited(app, client, f, setup):
     db.session.commit()
     assert protocol.versions[0].snapshot["documents"][0]["title"] == "Carnet AVK"
     assert upload(PDF_BYTES, "autre.pdf").status_code == 400  # frozen
+    # In a new version the document can be removed from the working copy; version 1 still serves it.
+    svc.new_version(protocol, actor=setup.users["admin"])
+    db.session.commit()
+    token = f.csrf(client, url)
+    assert client.post(f"{url}/documents/{doc.id}/supprimer", data={"csrf_token": token}).status_code == 302
+    db.session.expire_all()
+    assert protocol.current_documents == [] and "Carnet AVK" in client.get(f"{url}/versions/1").get_data(as_text=True)
+    assert client.get(f"{url}/documents/{doc.id}").data == PDF_BYTES
+    assert upload(PDF_BYTES, "nouveau.pdf").status_code == 302
+    new_doc = next(d for d in protocol.current_documents)
+    token = f.csrf(client, url)
+    assert client.post(f"{url}/documents/{new_doc.id}/supprimer", data={"csrf_token": token}).status_code == 302
+    assert db.session.get(ProtocolDocument, new_doc.id) is None  # never cited by a version: deleted
 
 
 def test_other_team_member_gets_404(client, f, setup):
@@ -231,3 +244,39 @@ def test_index_lists_my_teams(client, f, setup):
     f.login(client, setup.users["member"])
     page = client.get("/protocoles/").get_data(as_text=True)
     assert "Suivi des patients sous AVK" in page and "Validé" in page
+
+
+def test_library_pages_no_n_plus_one(client, f, setup):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        calls = []
+
+        def listener(*_args, **_kw):
+            calls.append(1)
+
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            yield calls
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+
+    f.login(client, setup.users["member"])
+    make_protocol(setup, title="P0", validate=True)
+    urls = ["/protocoles/", f"/protocoles/{setup.team.id}/", f"/protocoles/{setup.team.id}/indicateurs"]
+    before = []
+    for url in urls:
+        db.session.expire_all()
+        with counting() as calls:
+            assert client.get(url).status_code == 200
+        before.append(len(calls))
+    for i in range(1, 6):
+        make_protocol(setup, title=f"P{i}", validate=True)
+    after = []
+    for url in urls:
+        db.session.expire_all()
+        with counting() as calls:
+            assert client.get(url).status_code == 200
+        after.append(len(calls))
+    assert after == before, (before, after)

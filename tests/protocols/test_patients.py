@@ -29,7 +29,7 @@ def include(f, setup):
 def test_patient_text_encrypted(f, setup):
     patient, inc = include(f, setup)
     raw = db.session.execute(sa.select(Inclusion.criteria_enc)).scalar_one()
-    assert b"Br" not in raw and "Brûlures".encode() not in raw
+    assert "Brûlures".encode() not in raw and b"mictionnelles" not in raw
     raw = db.session.execute(sa.select(ProtocolAct.comment_enc)).scalar_one()
     assert "Fièvre".encode() not in raw
 
@@ -66,7 +66,8 @@ def test_timeline_and_export_hooks(app, f, setup):
     patient, inc = include(f, setup)
     with app.test_request_context():
         items = [i for i in hooks.collect("patient_timeline", patient, setup.users["admin"]) if i.kind == "protocol"]
-        assert len(items) == 1 and "Cystite" in items[0].title and str(inc.id) in items[0].url
+        assert len(items) == 2 and all("Cystite" in i.title and str(inc.id) in i.url for i in items)
+        assert "Inclus dans le protocole" in items[0].title
         sections = [s for s in hooks.collect("patient_export", patient) if s.get("key") == "protocols"]
     assert len(sections) == 1
     entry = sections[0]["items"][0]
@@ -110,3 +111,28 @@ def test_demo_seed(app, f):
     assert adoption.cooperation_code == "PC_CYSTITE" and adoption.attestation_for(users["pharmacist"].id)
     row = {r.code: r for r in svc.indicators(team, today_paris().year)}["PC_CYSTITE"]
     assert row.acts == 3 and row.referred == 1 and row.acts_by_profession == {"pharmacien": 3}
+
+
+def test_timeline_lists_acts_and_dashboard_panel(app, f, setup):
+    from esp_coord.protocols.models import Protocol
+
+    patient, inc = include(f, setup)
+    with app.test_request_context():
+        titles = [i.title for i in hooks.collect("patient_timeline", patient, setup.users["admin"])
+                  if i.kind == "protocol"]
+    assert any("Orientation vers le médecin" in t for t in titles)
+    # the nurse is a named delegate without attestation; a protocol is due for review
+    from tests.protocols.conftest import make_protocol
+
+    make_protocol(setup, validate=True)
+    p = db.session.execute(sa.select(Protocol)).scalar_one()
+    from esp_coord.core.time import today_paris
+
+    p.next_review_on = today_paris()
+    db.session.commit()
+    with app.test_request_context():
+        panels = svc.dashboard_panels(setup.users["coordinator"])
+        assert len(panels) == 1
+        labels = [label for label, _url, _detail in panels[0]["items"]]
+        assert labels == ["Suivi des patients sous AVK", "Cystite"]
+        assert svc.dashboard_panels(setup.users["outsider"]) == []

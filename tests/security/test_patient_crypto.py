@@ -59,6 +59,8 @@ def test_identity_moved_to_another_patient_is_refused(app, client, f):
     assert resp.status_code == 200
     assert "donnée illisible" in resp.get_data(as_text=True)
     assert "GUILLOU" not in resp.get_data(as_text=True)
+    events = _unreadable_events(other.id)
+    assert events and events[0].object_type == "patient" and "birth_name" in events[0].details
     assert client.get(f"/patients/{team.id}/").status_code == 200
 
 

@@ -155,3 +155,59 @@ def test_patient_task_detail_is_decrypted_and_linked(app, client, f):
     db.session.commit()
     html = client.get("/taches/").get_data(as_text=True)
     assert "INR" not in html and "opposé" in html
+
+
+def test_patient_hooks_timeline_and_export(app, f):
+    from esp_coord.core import hooks
+
+    team, _other, users = f.team_with_roles()
+    patient = f.patient(team, users["admin"])
+    svc.create_task(team_id=team.id, owner_id=users["member"].id, title="Suivi pansement",
+                    detail="Plaie talon gauche", patient_id=patient.id, actor=users["admin"],
+                    due_on=today_paris())
+    db.session.commit()
+    items = [i for i in hooks.collect("patient_timeline", patient, users["member"]) if i.kind == "task"]
+    assert len(items) == 1 and "Suivi pansement" in items[0].title and "Plaie talon gauche" in items[0].detail
+    sections = [s for s in hooks.collect("patient_export", patient) if s and s.get("title") == "Tâches de suivi"]
+    assert sections and sections[0]["items"][0]["detail"] == "Plaie talon gauche"
+    patient.opposed_at = utc_now()
+    db.session.commit()
+    items = [i for i in hooks.collect("patient_timeline", patient, users["member"]) if i.kind == "task"]
+    assert "Plaie" not in items[0].detail
+
+
+def test_my_tasks_query_count_is_constant(app, client, f):
+    from sqlalchemy import event
+
+    team, other, users = f.team_with_roles()
+    me = users["member"]
+    f.member(other, me)
+    f.login(client, me)
+
+    def count(url):
+        statements = []
+
+        def listener(*_args, **_kw):
+            statements.append(1)
+
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    from esp_coord.activity.services import record_action
+
+    _task(team, me, "Une", 1)
+    record_action(team=team, user_id=me.id, action_type="COORD_AUTRE", performed_on=today_paris(), label="n")
+    db.session.commit()
+    few = {url: count(url) for url in ("/taches/", "/", "/equipes/", "/actions/")}
+    for i in range(8):
+        _task(team if i % 2 else other, me, f"Tâche {i}", i - 3)
+        record_action(team=team, user_id=me.id, action_type="COORD_AUTRE", performed_on=today_paris(),
+                      label=f"n{i}")
+        f.member(team if i % 2 else other, f.user("infirmier"))
+    db.session.commit()
+    many = {url: count(url) for url in few}
+    assert many == few, (few, many)

@@ -330,6 +330,9 @@ def read_archive(archive: Path, workdir: Path) -> tuple[dict, Path]:
             raise BackupError(f"Archive refusée : membre inattendu {member_name!r}.")
         target = workdir / member_name
         digest = hashlib.sha256()
+        expected_size = meta.get("size")
+        if not isinstance(expected_size, int) or by_name[member_name].size != expected_size:
+            raise BackupError(f"Archive refusée : la taille de {member_name} ne correspond pas au manifeste.")
         try:
             source = tar.extractfile(by_name[member_name])
             with open(target, "wb") as out:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from flask import current_app, request, session
+from flask import current_app, flash, request, session
+from flask_babel import gettext as _
 
 from esp_coord.auth.models import AuthSession, User
 from esp_coord.core.keys import token_hash
@@ -61,6 +62,7 @@ def load_user_from_session(user_id: str) -> User | None:
         row.revoked_at = now
         db.session.commit()
         session.clear()
+        flash(_("Your session has expired. Please log in again."), "warning")
         return None
     user = db.session.get(User, row.user_id)
     if user is None or not user.active:

@@ -7,11 +7,13 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from esp_coord.core import audit
+from esp_coord.core.db import UTCDateTime
 from esp_coord.core.keys import token_hash
 from esp_coord.core.time import today_paris, utc_now
 from esp_coord.extensions import db
@@ -70,40 +72,62 @@ def revoke(user, team_id=None, *, _audit=True) -> int:
     return len(rows)
 
 
-def resolve(token: str) -> FeedToken | None:
-    """The live token row for a URL secret, or None (unknown, revoked, user disabled, left the team)."""
+@dataclass
+class LiveToken:
+    """The few columns a feed request needs (read with one Core query, no ORM objects)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    team_id: uuid.UUID | None
+    created_at: datetime
+    content_key: str | None
+    last_modified_at: datetime | None
+    last_used_at: datetime | None
+    team_ids: list = field(default_factory=list)
+    versions: list = field(default_factory=list)
+
+
+_UTC = UTCDateTime()
+
+
+def _aware(value):
+    return None if value is None else _UTC.process_result_value(value, db.engine.dialect) \
+        if value.tzinfo is None else value
+
+
+def resolve(token: str) -> LiveToken | None:
+    """The live token for a URL secret, or None (unknown, revoked, user disabled, left the team)."""
+    from esp_coord.auth.models import User
+    from esp_coord.teams.models import Membership
+
     if not token or len(token) > 100:
         return None
     row = db.session.execute(
-        sa.select(FeedToken).where(FeedToken.token_hash == token_hash(token), FeedToken.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    if row is None or not row.user.active:
+        sa.select(FeedToken.id, FeedToken.user_id, FeedToken.team_id, FeedToken.created_at, FeedToken.content_key,
+                  FeedToken.last_modified_at, FeedToken.last_used_at)
+        .join(User, User.id == FeedToken.user_id)
+        .where(FeedToken.token_hash == token_hash(token), FeedToken.revoked_at.is_(None), User.active.is_(True))
+    ).first()
+    if row is None:
         return None
-    if row.team_id is not None and row.team_id not in _team_ids(row.user_id):
-        return None
-    return row
-
-
-def _team_ids(user_id) -> list[uuid.UUID]:
-    from esp_coord.teams.models import Membership
-
-    return sorted(db.session.execute(
-        sa.select(Membership.team_id).where(Membership.user_id == user_id, Membership.ended_on.is_(None))
-    ).scalars().all())
-
-
-def _versions(team_ids) -> list[tuple]:
-    if not team_ids:
-        return []
+    live = LiveToken(*row)
+    # teams (current memberships) with their change versions, in one query
     rows = db.session.execute(
-        sa.select(FeedVersion.team_id, FeedVersion.version, FeedVersion.changed_at).where(
-            FeedVersion.team_id.in_(team_ids))
+        sa.select(Membership.team_id, FeedVersion.version, FeedVersion.changed_at)
+        .outerjoin(FeedVersion, FeedVersion.team_id == Membership.team_id)
+        .where(Membership.user_id == live.user_id, Membership.ended_on.is_(None))
     ).all()
-    return sorted((r[0], r[1], r[2]) for r in rows)
+    teams = {r[0]: (r[1] or 0, r[2]) for r in rows}
+    if live.team_id is not None:
+        if live.team_id not in teams:
+            return None
+        teams = {live.team_id: teams[live.team_id]}
+    live.team_ids = sorted(teams)
+    live.versions = [(t, teams[t][0], teams[t][1]) for t in live.team_ids]
+    return live
 
 
 def _meetings(team_ids, today):
-    from datetime import datetime
     from datetime import time as dtime
 
     from esp_coord.core.time import paris_to_utc
@@ -122,28 +146,29 @@ def _meetings(team_ids, today):
                sa.or_(Meeting.status != "cancelled", Meeting.cancelled_at >= cancel_limit))
         .order_by(Meeting.starts_at, Meeting.uid)
     )
-    return [(m, int(n)) for m, n in db.session.execute(stmt).unique().all()]
+    return [(m, int(n)) for m, n in db.session.execute(stmt).all()]
 
 
-def feed_for(row: FeedToken) -> tuple[bytes, str, object]:
+def _team_name(team_id) -> str:
+    from esp_coord.teams.models import Team
+
+    return db.session.execute(sa.select(Team.name).where(Team.id == team_id)).scalar_one()
+
+
+def feed_for(live: LiveToken) -> tuple[bytes, str, datetime]:
     """(body, etag, last_modified) for a live token; the body is cached per change version."""
     from esp_coord.meetings.ics import feed_bytes
 
-    team_ids = [row.team_id] if row.team_id is not None else _team_ids(row.user_id)
-    versions = _versions(team_ids)
     today = today_paris()
-    key_src = f"{row.team_id}|{[str(t) for t in team_ids]}|{[(str(t), v) for t, v, _c in versions]}|{today}"
+    key_src = f"{live.team_id}|{[(str(t), v) for t, v, _c in live.versions]}|{today}"
     key = hashlib.sha256(key_src.encode()).hexdigest()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
     if hit is None:
-        if row.team_id is not None:
-            name = f"esp_coord – {row.team.name}"
-        else:
-            name = "esp_coord – Mes réunions"
-        body = feed_bytes(name, _meetings(team_ids, today) if team_ids else [])
+        name = f"esp_coord – {_team_name(live.team_id)}" if live.team_id else "esp_coord – Mes réunions"
+        body = feed_bytes(name, _meetings(live.team_ids, today) if live.team_ids else [])
         hit = (body, hashlib.sha256(body).hexdigest()[:32])
         with _cache_lock:
             _cache[key] = hit
@@ -151,20 +176,21 @@ def feed_for(row: FeedToken) -> tuple[bytes, str, object]:
                 _cache.popitem(last=False)
     body, etag = hit
     now = utc_now()
-    changed = max((c for _t, _v, c in versions), default=row.created_at)
-    dirty = False
-    if row.content_key != key:
+    values = {}
+    last_modified = _aware(live.last_modified_at)
+    if live.content_key != key:
         # Last-Modified never goes backwards (an event leaving the feed is also a change)
-        previous = row.last_modified_at
-        last = changed if previous is None or changed > previous else now
-        row.content_key, row.last_modified_at = key, last
-        dirty = True
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
-        row.last_used_at = now
-        dirty = True
-    if dirty:
+        changed = max((_aware(c) for _t, _v, c in live.versions if c is not None),
+                      default=_aware(live.created_at))
+        last_modified = changed if last_modified is None or changed > last_modified else now
+        values.update(content_key=key, last_modified_at=last_modified)
+    last_used = _aware(live.last_used_at)
+    if last_used is None or now - last_used > LAST_USED_GRANULARITY:
+        values["last_used_at"] = now
+    if values:
+        db.session.execute(sa.update(FeedToken).where(FeedToken.id == live.id).values(**values))
         db.session.commit()
-    return body, etag, row.last_modified_at.replace(microsecond=0)
+    return body, etag, last_modified.replace(microsecond=0)
 
 
 def clear_cache() -> None:

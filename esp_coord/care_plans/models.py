@@ -2,7 +2,10 @@
 
 Every free-text column (`*_enc`) is encrypted with the patient's data key in services.py
 (AAD = table:column:row id:patient id). Consent to the plan is stored on the plan itself
-(date, how, recorded by, scope): the patients feature has no consent records yet.
+(date, how, recorded by, scope) — what the plan page, PDFs and dashboard use — and, when the patients
+feature's consent records exist, the same consent is also recorded there (scope "pps") and its id kept in
+`consent_record_id` (no FK: the plan never depends on that table). An active "pps" consent recorded
+from the patient's record also counts as consent for the plan.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class CarePlan(IdMixin, TimestampMixin, Base):
     consent_on: Mapped[date | None] = mapped_column(sa.Date)
     consent_method: Mapped[str | None] = mapped_column(sa.String(20))
     consent_scope: Mapped[str | None] = mapped_column(sa.String(20))
+    consent_record_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid())  # patients' PatientConsent row
     consent_recorded_by_id: Mapped[uuid.UUID | None] = uuid_fk("user_account.id", nullable=True,
                                                                ondelete="SET NULL", index=False)
     closed_on: Mapped[date | None] = mapped_column(sa.Date)

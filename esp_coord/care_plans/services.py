@@ -407,8 +407,44 @@ def record_consent(plan: CarePlan, *, on: date | None, method: str | None, scope
         raise CarePlanError(_("Say how the patient consented and to what."))
     plan.consent_on, plan.consent_method, plan.consent_scope = on, method, scope
     plan.consent_recorded_by_id = actor.id if actor else None
+    plan.consent_record_id = _patient_consent_record(plan, on, method, scope, actor)
     db.session.flush()
     _audit("care_plan.consent", plan, actor, method=method, scope=scope)
+
+
+def _patient_consent_record(plan: CarePlan, on: date, method: str, scope: str, actor):
+    """Mirror the consent in the patients feature's consent records (scope "pps") when they exist."""
+    try:
+        from esp_coord.patients.services import record_consent as record_patient_consent
+    except ImportError:
+        return None
+    detail = f"PPS n°{plan.number} — {CONSENT_METHOD_LABELS[method]} — {CONSENT_SCOPE_LABELS[scope]}"
+    return record_patient_consent(plan.patient, scope="pps", given_on=on, detail=detail, actor=actor).id
+
+
+def patients_with_record_consent(patient_ids) -> set:
+    """Patients having an active "pps" consent in the patients feature's records (empty if absent)."""
+    try:
+        from esp_coord.patients.models import PatientConsent
+    except ImportError:
+        return set()
+    ids = list(patient_ids)
+    if not ids:
+        return set()
+    return set(db.session.execute(sa.select(PatientConsent.patient_id).where(
+        PatientConsent.patient_id.in_(ids), PatientConsent.scope == "pps",
+        PatientConsent.withdrawn_on.is_(None))).scalars())
+
+
+def record_consent_on(plan: CarePlan):
+    """Date of the latest active "pps" consent from the patient's record, if any."""
+    try:
+        from esp_coord.patients.models import PatientConsent
+    except ImportError:
+        return None
+    return db.session.execute(sa.select(sa.func.max(PatientConsent.given_on)).where(
+        PatientConsent.patient_id == plan.patient_id, PatientConsent.scope == "pps",
+        PatientConsent.withdrawn_on.is_(None))).scalar()
 
 
 # ---------------------------------------------------------------- validation, reviews, versions

@@ -70,13 +70,23 @@ def _child(model, child_id, plan):
 
 
 def meeting_case_url(team_id, case_id):
+    """Link to the RCP decision the plan came from, when the meetings feature can resolve it (no coupling)."""
     if not case_id:
         return None
     for endpoint in MEETING_CASE_ENDPOINTS:
         url = nav_url(endpoint, team_id=team_id, case_id=case_id)
         if url:
             return url
-    return None
+    try:
+        from esp_coord.meetings.models import MeetingCase
+    except ImportError:
+        return None
+    case = db.session.get(MeetingCase, case_id)
+    meeting_id = getattr(case, "meeting_id", None)
+    if meeting_id is None or getattr(case, "team_id", None) != team_id:
+        return None
+    url = nav_url("meetings.detail", team_id=team_id, meeting_id=meeting_id)
+    return f"{url}#case-{case_id}" if url else None
 
 
 def _professions():
@@ -103,6 +113,7 @@ def _show_context(team, membership, plan):
         ctx["snap"] = svc.snapshot(plan)
         ctx["past_reviews"] = [svc.review_dict(plan, r) for r in plan.reviews if r.status == "validated"]
         ctx["close_reason"] = svc.close_reason(plan) if plan.status == "closed" else None
+        ctx["record_consent_on"] = svc.record_consent_on(plan) if plan.consent_on is None else None
         vf = ValidateForm()
         if not vf.is_submitted():
             vf.next_review_on.data = plan.next_review_on or svc.default_review_date()
@@ -147,7 +158,9 @@ def dashboard(team_id):
     active = [p for p in plans if p.status == "active"]
     due_soon = [p for p in active if p.next_review_on and today <= p.next_review_on <= today + timedelta(days=30)]
     overdue = [p for p in active if p.next_review_on and p.next_review_on < today]
-    no_consent = [p for p in plans if p.status != "closed" and p.consent_on is None]
+    with_record = svc.patients_with_record_consent(p.patient_id for p in plans if p.consent_on is None)
+    no_consent = [p for p in plans if p.status != "closed" and p.consent_on is None
+                  and p.patient_id not in with_record]
     names = {p.id: identity(p.patient).display_name for p in plans if p.status != "closed"}
     audit.record("care_plan.dashboard", team_id=team.id, object_type="team", object_id=team.id)
     db.session.commit()

@@ -91,7 +91,8 @@ def _attendance(ids) -> dict | None:
         module = importlib.import_module("esp_coord.meetings.models")
     except ImportError:
         return None
-    for name in ("MeetingInvitee", "Attendance", "MeetingAttendance", "Attendee", "MeetingAttendee", "MeetingParticipant",
+    for name in ("MeetingInvitee", "Attendance", "MeetingAttendance", "Attendee", "MeetingAttendee",
+                 "MeetingParticipant",
                  "Participant"):
         cls = getattr(module, name, None)
         if cls is None or not hasattr(cls, "__table__"):
@@ -173,7 +174,8 @@ def _introspect(source_type: str, ids: set) -> dict:
         when = _date_of(obj)
         ref = str(obj.id)[:8]
         if source_type == "meeting":
-            kind = getattr(obj, "kind_label", None) or str(getattr(obj, "kind", None) or "RCP").replace("_", " ").upper()
+            kind = str(getattr(obj, "kind_label", None) or getattr(obj, "kind", None) or "RCP")
+            kind = kind.replace("_", " ").upper()
             label = _("Meeting %(kind)s of %(date)s (ref. %(ref)s)", kind=kind,
                       date=when.strftime("%d/%m/%Y") if when else "?", ref=ref)
             info = {"label": label, "date": when, "minutes_validated": _minutes_validated(obj)}

@@ -189,8 +189,14 @@ LEDGER_COLUMNS = (LedgerEntry.id, LedgerEntry.team_id, LedgerEntry.user_id, Ledg
                   LedgerEntry.source_type, LedgerEntry.source_id, LedgerEntry.status)
 
 
-def ledger_rows(team_ids, start: date, end: date, statuses=("validated",)):
-    query = (sa.select(*LEDGER_COLUMNS)
+def ledger_rows(team_ids, start: date, end: date, statuses=("validated",), raw_ids: bool = False):
+    """Plain rows of the ledger. raw_ids=True skips UUID conversion of the id columns (driver values, faster:
+    aggregates only, never stored)."""
+    columns = LEDGER_COLUMNS
+    if raw_ids:
+        columns = tuple(sa.type_coerce(c, sa.String).label(c.key) if isinstance(c.type, sa.Uuid) else c
+                        for c in LEDGER_COLUMNS)
+    query = (sa.select(*columns)
              .where(LedgerEntry.team_id.in_(list(team_ids)), LedgerEntry.performed_on >= start,
                     LedgerEntry.performed_on <= end, LedgerEntry.status.in_(list(statuses)))
              .order_by(LedgerEntry.performed_on, LedgerEntry.id))
@@ -209,25 +215,107 @@ def price_rows(rows, rates: dict[int, dict[str, TariffRate]] | None = None) -> d
     """entry id -> Priced. Rows must be in date order; caps run per professional and calendar year."""
     if rates is None:
         rates = rates_by_year({r.performed_on.year for r in rows})
+    plan: dict = {}  # (year, code) -> (unit, amount, cap, per_source) or None
+    for year, by_code in rates.items():
+        for code, rate in by_code.items():
+            cap = rate.cap_units
+            if rate.unit == "flat":
+                cap = Decimal(1) if cap is None else min(cap, Decimal(1))
+            plan[(year, code)] = (rate.unit, rate.amount, cap, rate.cap_scope == "source" and rate.unit != "flat")
+    zero = Decimal(0)
+    one = Decimal(1)
+    missing = Priced(zero, zero, zero, False, True)
     used: dict[tuple, Decimal] = defaultdict(Decimal)
+    cache: dict = {}
     out = {}
     for row in rows:
-        rate = rates.get(row.performed_on.year, {}).get(row.action_type)
-        if rate is None:
-            out[row.id] = Priced(Decimal(0), Decimal(0), Decimal(0), False, True)
+        year = row.performed_on.year
+        p = plan.get((year, row.action_type))
+        if p is None:
+            out[row.id] = missing
             continue
-        key = (row.team_id, row.user_id, row.action_type, row.performed_on.year)
-        qty = quantity_of(rate.unit, row)
-        cap = rate.cap_units
-        if rate.unit == "flat":
-            cap = Decimal(1) if cap is None else min(cap, Decimal(1))
-        if rate.cap_scope == "source" and rate.unit != "flat":
+        unit, amount, cap, per_source = p
+        if unit == "per_participant":
+            qty = one
+        elif unit == "per_patient":
+            qty = Decimal(max(row.patient_count or 0, 0))
+        elif unit == "per_hour":
+            qty = (Decimal(row.duration_minutes or 0) / 60).quantize(CENT)
+        else:
+            qty = one
+        if cap is None:
+            key = (unit, qty, amount)
+            priced = cache.get(key)
+            if priced is None:
+                priced = cache[key] = Priced(qty, qty, money(qty * amount), False, False)
+            out[row.id] = priced
+            continue
+        key = (row.team_id, row.user_id, row.action_type, year)
+        if per_source:
             key = key + (row.source_type, row.source_id)
-        paid = qty
-        if cap is not None:
-            paid = max(Decimal(0), min(qty, cap - used[key]))
+        paid = max(zero, min(qty, cap - used[key]))
         used[key] += qty
-        out[row.id] = Priced(qty, paid, money(paid * rate.amount), paid < qty, False)
+        out[row.id] = Priced(qty, paid, money(paid * amount), paid < qty, False)
+    return out
+
+
+def aggregate_amounts(team_ids, first_year: int, last_year: int, statuses=("validated",)) -> dict:
+    """{(team_id, year, action_type, user_id): (count, amount)} over whole calendar years, aggregated in SQL.
+
+    Caps are per professional and year (or per object and year), so over whole years the paid quantity of a
+    group is min(total quantity, cap): the result equals the per-entry pricing, in a few queries whose
+    size does not grow with the ledger (except one row per capped object).
+    """
+    le = LedgerEntry
+    yr = sa.extract("year", le.performed_on).label("yr")
+    where = (le.team_id.in_(list(team_ids)), le.performed_on >= date(first_year, 1, 1),
+             le.performed_on <= date(last_year, 12, 31), le.status.in_(list(statuses)))
+    rates = rates_by_year(range(first_year, last_year + 1))
+    per_source = {(y, c) for y, by in rates.items() for c, r in by.items()
+                  if r.cap_scope == "source" and r.unit != "flat" and r.cap_units is not None}
+    source_codes = {c for _y, c in per_source}
+    n = sa.func.count().label("n")
+    pc = sa.func.coalesce(sa.func.sum(le.patient_count), 0).label("pc")
+    dur = sa.func.coalesce(sa.func.sum(le.duration_minutes), 0).label("dur")
+    groups = [le.team_id, yr, le.action_type, le.user_id]
+    rows = db.session.execute(sa.select(*groups, n, pc, dur).where(*where).group_by(*groups)).all()
+    sub_rows = []
+    if source_codes:
+        sub_rows = db.session.execute(
+            sa.select(*groups, n, pc, dur).where(*where, le.action_type.in_(source_codes))
+            .group_by(*groups, le.source_type, le.source_id)).all()
+
+    def qty(unit, r) -> Decimal:
+        if unit == "per_patient":
+            return Decimal(int(r.pc))
+        if unit == "per_hour":
+            return (Decimal(int(r.dur)) / 60).quantize(CENT)
+        return Decimal(int(r.n))
+
+    out: dict = {}
+    paid_by_source: dict = defaultdict(Decimal)
+    for r in sub_rows:
+        rate = rates.get(int(r.yr), {}).get(r.action_type)
+        if rate is None or (int(r.yr), r.action_type) not in per_source:
+            continue
+        paid_by_source[(r.team_id, int(r.yr), r.action_type, r.user_id)] += min(qty(rate.unit, r), rate.cap_units)
+    for r in rows:
+        year = int(r.yr)
+        key = (r.team_id, year, r.action_type, r.user_id)
+        rate = rates.get(year, {}).get(r.action_type)
+        if rate is None:
+            out[key] = (int(r.n), Decimal("0.00"))
+            continue
+        if (year, r.action_type) in per_source:
+            paid = paid_by_source[key]
+        else:
+            paid = qty(rate.unit, r)
+            cap = rate.cap_units
+            if rate.unit == "flat":
+                cap = Decimal(1) if cap is None else min(cap, Decimal(1))
+            if cap is not None:
+                paid = min(paid, cap)
+        out[key] = (int(r.n), money(paid * rate.amount))
     return out
 
 
@@ -276,18 +364,13 @@ def envelope_statuses(team_ids, year: int) -> dict:
     start, end = date(year, 1, 1), date(year, 12, 31)
     envs = dict(db.session.execute(sa.select(Envelope.team_id, Envelope.amount)
                                    .where(Envelope.team_id.in_(team_ids), Envelope.year == year)).all())
-    rows = ledger_rows(team_ids, start, end, ("validated", "to_validate"))
-    priced = price_rows(rows)
     logged: dict = defaultdict(Decimal)
-    validated: dict = defaultdict(Decimal)
-    for row in rows:
-        logged[row.team_id] += priced[row.id].amount
-    validated_rows = [r for r in rows if r.status == "validated"]
-    for row_id, p in price_rows(validated_rows).items():
-        validated[row_id] = p.amount
     validated_by_team: dict = defaultdict(Decimal)
-    for row in validated_rows:
-        validated_by_team[row.team_id] += validated[row.id]
+    for (tid, _y, _code, _uid), (_n, amount) in aggregate_amounts(team_ids, year, year,
+                                                                  ("validated", "to_validate")).items():
+        logged[tid] += amount
+    for (tid, _y, _code, _uid), (_n, amount) in aggregate_amounts(team_ids, year, year).items():
+        validated_by_team[tid] += amount
     claims = db.session.execute(sa.select(Claim).where(Claim.team_id.in_(team_ids), Claim.period_start >= start,
                                                        Claim.period_start <= end)).scalars().all()
     superseded = _superseded_ids(claims)

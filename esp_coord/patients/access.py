@@ -38,11 +38,11 @@ class Identity:
 
     @property
     def display_name(self) -> str:
-        name = self.usage_name or self.birth_name
-        if self.usage_name and self.usage_name != self.birth_name:
-            name = f"{self.usage_name} (née {self.birth_name})" if self.sex == "F" else \
-                f"{self.usage_name} (né {self.birth_name})"
-        return f"{name.upper()} {self.first_names}"
+        name = (self.usage_name or self.birth_name).upper()
+        if self.usage_name and self.usage_name.upper() != self.birth_name.upper():
+            born = "née" if self.sex == "F" else "né"
+            name = f"{self.usage_name.upper()} ({born} {self.birth_name.upper()})"
+        return f"{name} {self.first_names}"
 
     def age_on(self, on: date) -> int | None:
         if self.birth_date is None:

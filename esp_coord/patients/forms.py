@@ -80,7 +80,8 @@ class SearchForm(FlaskForm):
 class NoteForm(FlaskForm):
     category = RadioField(_l("Category"), choices=_choices(CATEGORY_LABELS),
                           validators=[DataRequired(_l("This field is required."))], default="coordination")
-    body = TextAreaField(_l("Note"), validators=[DataRequired(_l("This field is required.")), Length(max=20000)])
+    body = TextAreaField(_l("Text of the note"),
+                         validators=[DataRequired(_l("This field is required.")), Length(max=20000)])
 
 
 class InformationForm(FlaskForm):
@@ -96,7 +97,7 @@ class InformationForm(FlaskForm):
 class ConsentForm(FlaskForm):
     scope = SelectField(_l("Scope of the consent"), choices=_choices(SCOPE_LABELS),
                         validators=[DataRequired(_l("This field is required."))])
-    detail = TextAreaField(_l("Details"), validators=[Optional(), Length(max=2000)])
+    detail = TextAreaField(_l("Details of the consent"), validators=[Optional(), Length(max=2000)])
     given_on = DateField(_l("Date of consent"), validators=[DataRequired(DATE_MESSAGE), not_in_future],
                          default=today_paris)
     attachment = FileField(_l("Signed form (optional: PDF, JPEG or PNG, 5 MB at most)"))

@@ -164,7 +164,7 @@ def build_timeline(patient, viewer, reader=None) -> tuple[list[TimelineItem], li
         author = note.author.full_name if note.author else _("former member")
         items.append(TimelineItem(
             at=note.created_at, kind="note",
-            title=_("%(category)s note by %(author)s", category=CATEGORY_LABELS.get(note.category, note.category),
+            title=_("%(category)s — note by %(author)s", category=CATEGORY_LABELS.get(note.category, note.category),
                     author=author),
             detail=text,
             extra={"note": note, "visible": visible, "unreadable": text == UNREADABLE,
@@ -493,10 +493,30 @@ def export(team_id, patient_id, fmt):
         resp.headers["Content-Disposition"] = f'attachment; filename="{name}.json"'
         resp.headers["Cache-Control"] = "no-store"
         return resp
+    sections = [(s.get("title") if isinstance(s, dict) else None, s,
+                 any(v for k, v in s.items() if k not in ("title", "key")) if isinstance(s, dict) else bool(s))
+                for s in data["sections"]]
     pdf = render_pdf("patients/pdf/export.html", data=data, team=team, category_labels=CATEGORY_LABELS,
                      method_labels=METHOD_LABELS, scope_labels=SCOPE_LABELS, action_labels=action_labels(),
-                     opposition_notice=OPPOSITION_NOTICE)
+                     opposition_notice=OPPOSITION_NOTICE, sections=sections, fmt_dt=_fmt_dt, fmt_d=_fmt_d,
+                     sex_labels={"F": _("female"), "M": _("male"), "I": _("undetermined sex")})
     return pdf_response(pdf, f"{name}.pdf")
+
+
+def _fmt_dt(value: str | None) -> str:
+    from datetime import datetime
+
+    from esp_coord.core.time import format_datetime
+
+    return format_datetime(datetime.fromisoformat(value), with_weekday=False) if value else "—"
+
+
+def _fmt_d(value: str | None) -> str:
+    from datetime import date
+
+    from esp_coord.core.time import format_date
+
+    return format_date(date.fromisoformat(value[:10]), with_weekday=False) if value else "—"
 
 
 @bp.route("/<team_id>/<patient_id>/effacer", methods=["GET", "POST"])

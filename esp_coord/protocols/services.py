@@ -190,7 +190,7 @@ def _apply(protocol: Protocol, team, data: ProtocolData) -> None:
     for code, role in list(existing.items()):
         if code not in codes:
             protocol.roles.remove(role)
-    for code in codes:
+    for code in sorted(codes, key=lambda c: (sorts.get(c, 999), c)):
         text = data.roles[code].strip()
         if code in existing:
             existing[code].description = text
@@ -238,7 +238,8 @@ def snapshot(protocol: Protocol) -> dict:
         "exclusion_criteria": protocol.exclusion_criteria, "critical_points": protocol.critical_points,
         "steps": protocol.steps,
         "roles": [{"profession_code": r.profession_code, "profession": r.profession.label if r.profession else
-                   r.profession_code, "description": r.description} for r in protocol.roles],
+                   r.profession_code, "description": r.description}
+                  for r in sorted(protocol.roles, key=lambda r: (r.sort, r.profession_code))],
         "authors": [{"id": str(a.user_id), "name": a.user.full_name,
                      "profession": a.user.profession.label if a.user.profession else ""} for a in protocol.authors],
         "documents": [{"id": str(d.id), "title": d.title, "filename": d.filename}

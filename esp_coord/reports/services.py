@@ -18,13 +18,13 @@ from xml.sax.saxutils import escape
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from esp_coord.activity.models import ActionType
+from esp_coord.activity.models import ActionType, LedgerEntry
 from esp_coord.auth.models import User
 from esp_coord.core import hooks
 from esp_coord.core.jobs import get_progress
 from esp_coord.core.time import MONTHS, format_number, utc_now
 from esp_coord.extensions import db
-from esp_coord.funding.services import ledger_rows, price_rows
+from esp_coord.funding.services import aggregate_amounts
 from esp_coord.reports.models import GeneratedDocument
 from esp_coord.teams.models import Profession
 
@@ -33,63 +33,85 @@ EXTRA_KEYS = ("distinct_patients", "attendance_rate", "pps_overdue", "protocol_i
 PALETTE = ["#0b5394", "#1d6b35", "#8a4b00", "#6a1b9a", "#a1161d", "#00695c", "#4a5563", "#ad1457"]
 
 
-def _year_figures(rows, priced, users, professions, types) -> dict:
-    meetings: dict = {}
-    by_type: dict = defaultdict(lambda: {"count": 0, "amount": Decimal(0)})
-    months = [0] * 12
-    prof_counter: Counter = Counter()
-    pps_opened, pps_reviewed, protos_written, protos_validated = set(), set(), set(), set()
-    acts = 0
-    for r in rows:
-        by_type[r.action_type]["count"] += 1
-        by_type[r.action_type]["amount"] += priced[r.id].amount
-        months[r.performed_on.month - 1] += 1
-        user = users.get(r.user_id)
-        prof_counter[professions.get(user.profession_code, _("Other")) if user and user.profession_code
-                     else _("Other")] += 1
-        key = r.source_id or (r.performed_on, r.user_id, r.id)
-        if r.action_type in ("RCP_SANS", "RCP_AVEC"):
-            m = meetings.setdefault((r.action_type, key if r.source_id else (r.performed_on, r.id)), 0)
-            meetings[(r.action_type, key if r.source_id else (r.performed_on, r.id))] = max(m, r.patient_count or 0)
-        elif r.action_type == "PPS_INIT":
-            pps_opened.add(key)
-        elif r.action_type == "PPS_REVUE":
-            pps_reviewed.add(key)
-        if r.action_type == "PROTO_REDAC" or r.source_type == "protocol_writing":
-            protos_written.add(key)
-        if r.source_type == "protocol_validation":
-            protos_validated.add(key)
-        if r.source_type == "protocol_act" or r.action_type == "PROTO_MEO":
-            acts += 1
-    rcp = Counter(kind for kind, _k in meetings)
-    type_rows = [{"code": c, "label": types[c].label if c in types else c, "count": v["count"],
-                  "amount": v["amount"]} for c, v in by_type.items()]
-    type_rows.sort(key=lambda t: types[t["code"]].sort if t["code"] in types else 999)
-    return {
-        "rcp_sans": rcp.get("RCP_SANS", 0), "rcp_avec": rcp.get("RCP_AVEC", 0),
-        "patients_discussed": sum(meetings.values()),
-        "professions": sorted(prof_counter.items(), key=lambda kv: (-kv[1], kv[0])),
-        "professions_count": len(prof_counter),
-        "professionals_count": len({r.user_id for r in rows}),
-        "pps_opened": len(pps_opened), "pps_reviewed": len(pps_reviewed),
-        "protocols_written": len(protos_written), "protocols_validated": len(protos_validated),
-        "protocol_acts": acts, "types": type_rows, "months": months, "actions": len(rows),
-        "amount": sum((t["amount"] for t in type_rows), Decimal(0)),
-    }
+RCP = ("RCP_SANS", "RCP_AVEC")
+
+
+def _empty_year() -> dict:
+    return {"rcp_sans": 0, "rcp_avec": 0, "patients_discussed": 0, "professions": [], "professions_count": 0,
+            "professionals_count": 0, "pps_opened": 0, "pps_reviewed": 0, "protocols_written": 0,
+            "protocols_validated": 0, "protocol_acts": 0, "types": [], "months": [0] * 12, "actions": 0,
+            "amount": Decimal(0)}
 
 
 def annual_report(team, year: int) -> dict:
-    """Figures of `year` and `year - 1` for the team: a fixed number of queries whatever the ledger size."""
-    rows = ledger_rows([team.id], date(year - 1, 1, 1), date(year, 12, 31), ("validated", "to_validate"))
-    priced = price_rows(rows)
-    user_ids = {r.user_id for r in rows}
-    users = {u.id: u for u in db.session.execute(
-        sa.select(User).where(User.id.in_(list(user_ids)))).unique().scalars()} if user_ids else {}
-    professions = dict(db.session.execute(sa.select(Profession.code, Profession.label)).all())
+    """Figures of `year` and `year - 1`, aggregated in SQL: a fixed number of queries, result size independent
+    of the number of ledger entries."""
+    le = LedgerEntry
+    yr = sa.extract("year", le.performed_on)
+    where = (le.team_id == team.id, le.performed_on >= date(year - 1, 1, 1), le.performed_on <= date(year, 12, 31),
+             le.status.in_(("validated", "to_validate")))
+    key = sa.func.coalesce(le.source_id, le.id)
+    figures = {year: _empty_year(), year - 1: _empty_year()}
     types = {t.code: t for t in db.session.execute(sa.select(ActionType)).scalars()}
-    current = _year_figures([r for r in rows if r.performed_on.year == year], priced, users, professions, types)
-    previous = _year_figures([r for r in rows if r.performed_on.year == year - 1], priced, users, professions, types)
-    extra: dict = {}
+    professions = dict(db.session.execute(sa.select(Profession.code, Profession.label)).all())
+    other = _("Other")
+    # 1. per month, type, source kind and professional
+    month = sa.extract("month", le.performed_on)
+    rows = db.session.execute(sa.select(yr, month, le.action_type, le.source_type, le.user_id, sa.func.count())
+                              .where(*where).group_by(yr, month, le.action_type, le.source_type, le.user_id)).all()
+    user_ids = {r[4] for r in rows}
+    prof_of = dict(db.session.execute(sa.select(User.id, User.profession_code).where(
+        User.id.in_(list(user_ids)))).all()) if user_ids else {}
+    per_prof: dict = {year: Counter(), year - 1: Counter()}
+    users_of: dict = {year: set(), year - 1: set()}
+    counts: dict = {year: Counter(), year - 1: Counter()}
+    for y, m, code, source_type, uid, n in rows:
+        f = figures[int(y)]
+        f["months"][int(m) - 1] += n
+        f["actions"] += n
+        counts[int(y)][code] += n
+        code_p = prof_of.get(uid)
+        per_prof[int(y)][professions.get(code_p, other) if code_p else other] += n
+        users_of[int(y)].add(uid)
+        if source_type == "protocol_act" or code == "PROTO_MEO":
+            f["protocol_acts"] += n
+    # 2. distinct objects (meetings, PPS, protocols)
+    for y, code, source_type, n in db.session.execute(
+            sa.select(yr, le.action_type, le.source_type, sa.func.count(sa.distinct(key))).where(*where)
+            .group_by(yr, le.action_type, le.source_type)).all():
+        f = figures[int(y)]
+        if code == "RCP_SANS":
+            f["rcp_sans"] += n
+        elif code == "RCP_AVEC":
+            f["rcp_avec"] += n
+        elif code == "PPS_INIT":
+            f["pps_opened"] += n
+        elif code == "PPS_REVUE":
+            f["pps_reviewed"] += n
+        if code == "PROTO_REDAC" and source_type != "protocol_validation" or source_type == "protocol_writing":
+            f["protocols_written"] += n
+        if source_type == "protocol_validation":
+            f["protocols_validated"] += n
+    # 3. patients discussed: per meeting, the largest count recorded, summed
+    per_meeting = (sa.select(yr.label("y"), sa.func.max(le.patient_count).label("mp"))
+                   .where(*where, le.action_type.in_(RCP)).group_by(yr, le.action_type, key).subquery())
+    for y, total in db.session.execute(sa.select(per_meeting.c.y, sa.func.sum(per_meeting.c.mp))
+                                       .group_by(per_meeting.c.y)).all():
+        figures[int(y)]["patients_discussed"] = int(total or 0)
+    # 4. amounts per type, with the grid and its caps
+    amounts: dict = {year: defaultdict(Decimal), year - 1: defaultdict(Decimal)}
+    for (_tid, y, code, _uid), (_n, amount) in aggregate_amounts([team.id], year - 1, year,
+                                                                 ("validated", "to_validate")).items():
+        amounts[y][code] += amount
+    for y, f in figures.items():
+        f["professions"] = sorted(per_prof[y].items(), key=lambda kv: (-kv[1], kv[0]))
+        f["professions_count"] = len(per_prof[y])
+        f["professionals_count"] = len(users_of[y])
+        f["types"] = sorted(({"code": c, "label": types[c].label if c in types else c, "count": n,
+                              "amount": amounts[y][c]} for c, n in counts[y].items()),
+                            key=lambda t: types[t["code"]].sort if t["code"] in types else 999)
+        f["amount"] = sum((t["amount"] for t in f["types"]), Decimal(0))
+    current, previous = figures[year], figures[year - 1]
     for provider in hooks.providers("annual_report_figures"):
         for y, target in ((year, current), (year - 1, previous)):
             try:
@@ -103,9 +125,9 @@ def annual_report(team, year: int) -> dict:
     for target in (current, previous):
         for k in EXTRA_KEYS:
             target.setdefault(k, None)
-    extra["month_chart"] = month_chart(current["months"], previous["months"], year)
-    extra["profession_chart"] = profession_chart(current["professions"])
-    return {"team": team, "year": year, "current": current, "previous": previous, **extra}
+    return {"team": team, "year": year, "current": current, "previous": previous,
+            "month_chart": month_chart(current["months"], previous["months"], year),
+            "profession_chart": profession_chart(current["professions"])}
 
 
 def _t(value) -> str:

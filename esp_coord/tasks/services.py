@@ -193,7 +193,7 @@ def timeline_items(patient, viewer):
 
 def export_section(patient) -> dict:
     """Hook patient_export: the patient's follow-up tasks for the patient-rights export."""
-    return {"title": _("Follow-up tasks"), "items": [
+    return {"title": _("Follow-up tasks"), "key": "tasks", "tasks": [
         {"created_at": t.created_at.isoformat(), "title": t.title, "detail": task_detail(t),
          "owner": t.owner.full_name if t.owner else None, "due_on": t.due_on.isoformat() if t.due_on else None,
          "status": str(t.status_label)} for t in tasks_of_patient(patient.id)]}

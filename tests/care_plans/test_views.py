@@ -213,3 +213,36 @@ def test_pdf_long_table_repeats_its_header(client, f, ctx):
     assert len(pages_with_actions) >= 3
     assert all("Obj. Action Qui Quand" in t for t in pages_with_actions)
     assert "Action numéro 44" in " ".join(texts)
+
+
+def test_action_owner_inferred_when_one_who_field_is_filled(client, f, ctx):
+    plan = build_plan(ctx)
+    obj = plan.problems[0].objectives[0]
+    f.login(client, ctx.users["admin"])
+    url = _url(plan, f"/objectif/{obj.id}/action/nouvelle")
+    resp = f.post_form(client, url, {"what": "Portage des repas", "owner_outside": "Mairie", "volet": "help"})
+    assert resp.status_code == 302
+    # two different owners without choosing: refused, nothing saved
+    before = db.session.execute(sa.select(sa.func.count()).select_from(CarePlanAction)).scalar()
+    resp = f.post_form(client, url, {"what": "Aide", "owner_outside": "Voisin", "volet": "help",
+                                     "owner_profession_code": "infirmier"})
+    assert resp.status_code == 400
+    assert db.session.execute(sa.select(sa.func.count()).select_from(CarePlanAction)).scalar() == before
+
+
+def test_plan_opened_from_an_rcp_decision_keeps_the_link(client, f, ctx):
+    import uuid
+
+    gp = ctx.users["admin"]
+    f.login(client, gp)
+    case_id = uuid.uuid4()
+    url = f"/pps/equipe/{ctx.team.id}/patient/{ctx.patient.id}"
+    page = client.get(f"{url}?case={case_id}").get_data(as_text=True)
+    assert str(case_id) in page
+    resp = f.post_form(client, url, {"coordinator_id": str(gp.id), "source_meeting_case_id": str(case_id),
+                                     "trigger": "Décision de la RCP"}, form_url=f"{url}?case={case_id}")
+    assert resp.status_code == 302
+    plan = db.session.execute(sa.select(CarePlan)).unique().scalar_one()
+    assert plan.source_meeting_case_id == case_id
+    # an unknown case gives no link but the origin stays visible
+    assert "une décision de RCP" in client.get(_url(plan)).get_data(as_text=True)

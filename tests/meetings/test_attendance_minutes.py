@@ -167,8 +167,9 @@ def test_minutes_tasks_validation_versions_and_once_only_ledger(app, f, client):
         assert len(items) == 1 and "Lef" not in items[0].title
         assert [i for i in hooks.collect("patient_timeline", p1, users["outsider"]) if i.kind == "meeting"] == []
         export = hooks.collect("patient_export", p1)
-        assert any(sec["items"] and sec["items"][0]["decision"] == "Bilan kiné" for sec in export
-                   if isinstance(sec, dict) and "items" in sec)
+        section = next(sec for sec in export if isinstance(sec, dict)
+                       and sec.get("title") == "Réunions de concertation (RCP)")
+        assert section["items"][0]["decision"] == "Bilan kiné"
 
 
 def test_send_reminders_is_idempotent(app, f, client):

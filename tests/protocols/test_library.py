@@ -96,6 +96,7 @@ def test_pdf_sheet_content(client, f, setup):
     for expected in ("Suivi des patients sous AVK", "Contrôler l'INR", "Médecin généraliste", "Entretien AVK",
                      "Version 1", "1er mars 2025"):
         assert expected in text, expected
+    assert text.index("Médecin généraliste") < text.index("Pharmacien")  # roles in the professions' order
 
 
 def test_validation_ledger_once_for_writing_group(app, f, setup):

@@ -11,7 +11,7 @@ from esp_coord.auth.models import AuthSession, User
 from esp_coord.core.keys import token_hash
 from esp_coord.core.time import utc_now
 from esp_coord.extensions import db
-from tests.auth.helpers import code_step, password_step, session_cookie
+from tests.auth.helpers import code_step, password_step, session_cookie, text
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +90,7 @@ def test_idle_timeout(app, client, f):
     db.session.commit()
     resp = client.get("/compte")
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/connexion")
+    assert "Votre session a expiré" in text(client.get(resp.headers["Location"]))
     (row,) = _rows(user)
     assert row.revoked_at is not None
     assert app.config["SESSION_IDLE_TIMEOUT"] == timedelta(minutes=30)

@@ -71,6 +71,10 @@ def _flip_dump(name, data):
     yield name, data
 
 
+def _grow_dump(name, data):
+    yield name, (data + b"\0" * 4096 if name.startswith("database.") else data)
+
+
 def _extra_member(name, data):
     yield name, data
     if name == "manifest.json":
@@ -83,6 +87,7 @@ def _traversal(name, data):
 
 @pytest.mark.parametrize("mutate, message", [
     (_flip_dump, "SHA-256"),
+    (_grow_dump, "taille"),
     (_extra_member, "ne correspond pas au manifeste"),
     (_traversal, "membre inattendu"),
 ])

@@ -169,7 +169,7 @@ def test_patient_hooks_timeline_and_export(app, f):
     items = [i for i in hooks.collect("patient_timeline", patient, users["member"]) if i.kind == "task"]
     assert len(items) == 1 and "Suivi pansement" in items[0].title and "Plaie talon gauche" in items[0].detail
     sections = [s for s in hooks.collect("patient_export", patient) if s and s.get("title") == "Tâches de suivi"]
-    assert sections and sections[0]["items"][0]["detail"] == "Plaie talon gauche"
+    assert sections and sections[0]["tasks"][0]["detail"] == "Plaie talon gauche"
     patient.opposed_at = utc_now()
     db.session.commit()
     items = [i for i in hooks.collect("patient_timeline", patient, users["member"]) if i.kind == "task"]

@@ -103,6 +103,15 @@ def seed(env: dict) -> tuple[str, list[bytes]]:
         token = regenerate(user)
         db.session.commit()
         per_event = [feed_bytes("x", [(m, i % 4)]) for i, m in enumerate(meetings)]
+        from esp_coord.calendar_feeds.services import _meetings
+        from esp_coord.core.time import today_paris
+
+        rows = _meetings([team.id], today_paris())  # loaded as a cache miss does (one query + eager loads)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            feed_bytes("bench", rows)
+        print(f"building the {len(rows)}-event feed with icalendar (cache miss, rows loaded): "
+              f"{(time.perf_counter() - t0) / 3 * 1000:.0f} ms")
     return token, per_event
 
 
@@ -210,6 +219,8 @@ def main() -> None:
         with ProcessPoolExecutor(opts.clients) as pool:
             rows = [
                 ("bare Flask page (gunicorn)", measure(pool, p_hello, "/", {}, opts.requests, opts.clients)),
+                ("app health page /sante, 1 query (gunicorn)", measure(pool, p_feed, "/sante", {}, opts.requests,
+                                                                      opts.clients)),
                 ("app feed, 500 events, 200 (gunicorn)", measure(pool, p_feed, feed_path, {}, opts.requests,
                                                                  opts.clients)),
                 ("app feed, If-None-Match → 304 (gunicorn)", measure(pool, p_feed, feed_path,

@@ -182,8 +182,9 @@ def pg_tool(app: Flask, name: str, server_major: int) -> str:
         candidates.append(Path(found))
     for path in candidates:
         if path.is_file() and os.access(path, os.X_OK):
-            version = subprocess.run([str(path), "--version"],  # nosec B603 - fixed tool path, no shell
-                                     capture_output=True, text=True, check=False).stdout
+            # fixed tool path, argument list, no shell
+            probe = [str(path), "--version"]
+            version = subprocess.run(probe, capture_output=True, text=True, check=False).stdout  # nosec B603
             match = re.search(r"(\d+)(?:\.\d+)?", version)
             if match and int(match.group(1)) >= server_major:
                 return str(path)

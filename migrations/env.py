@@ -42,6 +42,15 @@ def include_object(obj, name, type_, reflected, compare_to):
     return name in only.split(",") or reflected
 
 
+def render_item(type_, obj, autogen_context):
+    """Render our TypeDecorators as their plain SQL types (scripts must not import app code)."""
+    from esp_coord.core.db import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_offline():
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=get_metadata(),
                       literal_binds=True, render_as_batch=True)
@@ -60,6 +69,7 @@ def run_migrations_online():
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args["include_object"] = include_object
+    conf_args["render_item"] = render_item
 
     engine = get_engine()
     with engine.connect() as connection:

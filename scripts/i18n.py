@@ -32,10 +32,11 @@ def mapping(feature: str) -> str:
     if feature == "core":
         return (
             "[python: esp_coord/*.py]\n[python: esp_coord/core/**.py]\n"
-            "[jinja2: templates/*.html]\n[jinja2: templates/_macros/**.html]\n"
-            "[jinja2: templates/errors/**.html]\n[jinja2: templates/pdf/**.html]\n"
+            "[jinja2: templates/*.html]\n[jinja2: templates/_macros/*.html]\n"
+            "[jinja2: templates/errors/*.html]\n[jinja2: templates/pdf/*.html]\n"
         )
-    return f"[python: esp_coord/{feature}/**.py]\n[jinja2: templates/{feature}/**.html]\n"
+    return (f"[python: esp_coord/{feature}/*.py]\n[python: esp_coord/{feature}/**.py]\n"
+            f"[jinja2: templates/{feature}/*.html]\n[jinja2: templates/{feature}/**.html]\n")
 
 
 def pybabel(*args: str) -> None:
@@ -45,8 +46,11 @@ def pybabel(*args: str) -> None:
 def extract(feature: str, pot: Path) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as cfg:
         cfg.write(mapping(feature))
+    # babel skips directories starting with "_" while walking: name those files explicitly
+    extra = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "templates" / "_macros").glob("*.html")) \
+        if feature == "core" else []
     pybabel("extract", "-F", cfg.name, "-k", "_l", "-k", "lazy_gettext", "--no-location", "--sort-output",
-            "-o", str(pot), ".")
+            "-o", str(pot), ".", *extra)
     Path(cfg.name).unlink()
 
 

@@ -78,6 +78,14 @@ def app(database_url):
 
     with application.app_context():
         db.create_all()  # tests only; the schema of real databases comes from migrations
+
+    def _fresh_g():
+        # Requests reuse the fixture's long-lived app context: give each request an empty `g`, as in production.
+        from flask import g
+
+        g.__dict__.clear()
+
+    application.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     return application
 
 

@@ -51,8 +51,10 @@ def _seed_core_rows(app):
     record_action(team=team, user_id=user.id, action_type="RCP_SANS", performed_on=date(2026, 3, 2),
                   patient_count=3)
     audit.record("test.migration", actor_id=user.id, team_id=team.id)
+    ids = (user.id, team.id)
     db.session.commit()
-    return user.id, team.id
+    db.session.remove()  # no open transaction may hold locks while the migrations run
+    return ids
 
 
 def _count(table):

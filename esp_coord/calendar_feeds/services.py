@@ -102,22 +102,20 @@ def resolve(token: str) -> LiveToken | None:
 
     if not token or len(token) > 100:
         return None
-    row = db.session.execute(
-        sa.select(FeedToken.id, FeedToken.user_id, FeedToken.team_id, FeedToken.created_at, FeedToken.content_key,
-                  FeedToken.last_modified_at, FeedToken.last_used_at)
-        .join(User, User.id == FeedToken.user_id)
-        .where(FeedToken.token_hash == token_hash(token), FeedToken.revoked_at.is_(None), User.active.is_(True))
-    ).first()
-    if row is None:
-        return None
-    live = LiveToken(*row)
-    # teams (current memberships) with their change versions, in one query
+    # one round trip: the token, its user's current teams and their change versions
     rows = db.session.execute(
-        sa.select(Membership.team_id, FeedVersion.version, FeedVersion.changed_at)
+        sa.select(FeedToken.id, FeedToken.user_id, FeedToken.team_id, FeedToken.created_at, FeedToken.content_key,
+                  FeedToken.last_modified_at, FeedToken.last_used_at, Membership.team_id, FeedVersion.version,
+                  FeedVersion.changed_at)
+        .join(User, User.id == FeedToken.user_id)
+        .outerjoin(Membership, sa.and_(Membership.user_id == FeedToken.user_id, Membership.ended_on.is_(None)))
         .outerjoin(FeedVersion, FeedVersion.team_id == Membership.team_id)
-        .where(Membership.user_id == live.user_id, Membership.ended_on.is_(None))
+        .where(FeedToken.token_hash == token_hash(token), FeedToken.revoked_at.is_(None), User.active.is_(True))
     ).all()
-    teams = {r[0]: (r[1] or 0, r[2]) for r in rows}
+    if not rows:
+        return None
+    live = LiveToken(*rows[0][:7])
+    teams = {r[7]: (r[8] or 0, r[9]) for r in rows if r[7] is not None}
     if live.team_id is not None:
         if live.team_id not in teams:
             return None

@@ -41,9 +41,11 @@ def aad_for(table: str, column: str, row_id, patient_id) -> bytes:
     return f"{table}.{column}:{row_id}:{patient_id}:v1".encode()
 
 
-def encrypt(key: bytes, dek_version: int, plaintext: bytes, aad: bytes) -> bytes:
+def encrypt(key: bytes | AESGCM, dek_version: int, plaintext: bytes, aad: bytes) -> bytes:
+    """`key` may be a ready AESGCM object (built once per data key and request: saves the key schedule)."""
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     nonce = os.urandom(NONCE_LEN)
-    return HEADER.pack(FORMAT_VERSION, dek_version) + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return HEADER.pack(FORMAT_VERSION, dek_version) + nonce + aead.encrypt(nonce, plaintext, aad)
 
 
 def blob_dek_version(blob: bytes) -> int:
@@ -55,11 +57,12 @@ def blob_dek_version(blob: bytes) -> int:
     return version
 
 
-def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
+def decrypt(key: bytes | AESGCM, blob: bytes, aad: bytes) -> bytes:
     blob_dek_version(blob)
     nonce = blob[HEADER.size:HEADER.size + NONCE_LEN]
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return AESGCM(key).decrypt(nonce, blob[HEADER.size + NONCE_LEN:], aad)
+        return aead.decrypt(nonce, blob[HEADER.size + NONCE_LEN:], aad)
     except InvalidTag:
         raise UnreadableData("authentication failed") from None
 

@@ -260,11 +260,17 @@ def price_rows(rows, rates: dict[int, dict[str, TariffRate]] | None = None) -> d
 
 
 def aggregate_amounts(team_ids, first_year: int, last_year: int, statuses=("validated",)) -> dict:
-    """{(team_id, year, action_type, user_id): (count, amount)} over whole calendar years, aggregated in SQL.
+    """{(team_id, year, action_type, user_id): (count, amount)} over whole calendar years, aggregated in SQL."""
+    return aggregate_ledger(team_ids, first_year, last_year, statuses)[0]
+
+
+def aggregate_ledger(team_ids, first_year: int, last_year: int, statuses=("validated",), detail: bool = False):
+    """Amounts per (team, year, action type, professional) over whole calendar years, aggregated in SQL.
 
     Caps are per professional and year (or per object and year), so over whole years the paid quantity of a
-    group is min(total quantity, cap): the result equals the per-entry pricing, in a few queries whose
-    size does not grow with the ledger (except one row per capped object).
+    group is min(total quantity, cap): the result equals the per-entry pricing, in two queries whose size does
+    not grow with the ledger (except one row per capped object). With detail=True the groups are also split by
+    month and source type and returned (rows: yr, month, action_type, source_type, user_id, n) for reports.
     """
     le = LedgerEntry
     yr = sa.extract("year", le.performed_on).label("yr")
@@ -277,46 +283,65 @@ def aggregate_amounts(team_ids, first_year: int, last_year: int, statuses=("vali
     n = sa.func.count().label("n")
     pc = sa.func.coalesce(sa.func.sum(le.patient_count), 0).label("pc")
     dur = sa.func.coalesce(sa.func.sum(le.duration_minutes), 0).label("dur")
-    groups = [le.team_id, yr, le.action_type, le.user_id]
-    rows = db.session.execute(sa.select(*groups, n, pc, dur).where(*where).group_by(*groups)).all()
+    # ids as driver values (no UUID object per row); mapped back once per distinct value below
+    raw_team = sa.type_coerce(le.team_id, sa.String).label("team_id")
+    raw_user = sa.type_coerce(le.user_id, sa.String).label("user_id")
+    groups = [raw_team, yr, le.action_type, raw_user]
+    fine = groups + ([sa.extract("month", le.performed_on).label("month"), le.source_type] if detail else [])
+    rows = db.session.execute(sa.select(*fine, n, pc, dur).where(*where).group_by(*fine)).all()
     sub_rows = []
     if source_codes:
         sub_rows = db.session.execute(
             sa.select(*groups, n, pc, dur).where(*where, le.action_type.in_(source_codes))
             .group_by(*groups, le.source_type, le.source_id)).all()
+    ids: dict = {}
 
-    def qty(unit, r) -> Decimal:
+    def as_uuid(raw):
+        value = ids.get(raw)
+        if value is None:
+            value = ids[raw] = raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
+        return value
+
+    def qty(unit, n_, pc_, dur_) -> Decimal:
         if unit == "per_patient":
-            return Decimal(int(r.pc))
+            return Decimal(int(pc_))
         if unit == "per_hour":
-            return (Decimal(int(r.dur)) / 60).quantize(CENT)
-        return Decimal(int(r.n))
+            return (Decimal(int(dur_)) / 60).quantize(CENT)
+        return Decimal(int(n_))
 
-    out: dict = {}
     paid_by_source: dict = defaultdict(Decimal)
     for r in sub_rows:
         rate = rates.get(int(r.yr), {}).get(r.action_type)
         if rate is None or (int(r.yr), r.action_type) not in per_source:
             continue
-        paid_by_source[(r.team_id, int(r.yr), r.action_type, r.user_id)] += min(qty(rate.unit, r), rate.cap_units)
+        paid_by_source[(r.team_id, int(r.yr), r.action_type, r.user_id)] += min(
+            qty(rate.unit, r.n, r.pc, r.dur), rate.cap_units)
+    sums: dict = {}
     for r in rows:
-        year = int(r.yr)
-        key = (r.team_id, year, r.action_type, r.user_id)
-        rate = rates.get(year, {}).get(r.action_type)
+        raw_key = (r.team_id, int(r.yr), r.action_type, r.user_id)
+        acc = sums.get(raw_key)
+        sums[raw_key] = (r.n, r.pc, r.dur) if acc is None else (acc[0] + r.n, acc[1] + r.pc, acc[2] + r.dur)
+    out: dict = {}
+    for raw_key, (n_, pc_, dur_) in sums.items():
+        _t, year, code, _u = raw_key
+        key = (as_uuid(raw_key[0]), year, code, as_uuid(raw_key[3]))
+        rate = rates.get(year, {}).get(code)
         if rate is None:
-            out[key] = (int(r.n), Decimal("0.00"))
+            out[key] = (int(n_), Decimal("0.00"))
             continue
-        if (year, r.action_type) in per_source:
-            paid = paid_by_source[key]
+        if (year, code) in per_source:
+            paid = paid_by_source[raw_key]
         else:
-            paid = qty(rate.unit, r)
+            paid = qty(rate.unit, n_, pc_, dur_)
             cap = rate.cap_units
             if rate.unit == "flat":
                 cap = Decimal(1) if cap is None else min(cap, Decimal(1))
             if cap is not None:
                 paid = min(paid, cap)
-        out[key] = (int(r.n), money(paid * rate.amount))
-    return out
+        out[key] = (int(n_), money(paid * rate.amount))
+    detail_rows = [(int(r.yr), int(r.month), r.action_type, r.source_type, as_uuid(r.user_id), int(r.n))
+                   for r in rows] if detail else []
+    return out, detail_rows
 
 
 def priced_total(team_ids, start: date, end: date, statuses=("validated",)) -> dict:

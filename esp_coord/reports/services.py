@@ -24,7 +24,7 @@ from esp_coord.core import hooks
 from esp_coord.core.jobs import get_progress
 from esp_coord.core.time import MONTHS, format_number, utc_now
 from esp_coord.extensions import db
-from esp_coord.funding.services import aggregate_amounts
+from esp_coord.funding.services import aggregate_ledger
 from esp_coord.reports.models import GeneratedDocument
 from esp_coord.teams.models import Profession
 
@@ -55,10 +55,8 @@ def annual_report(team, year: int) -> dict:
     types = {t.code: t for t in db.session.execute(sa.select(ActionType)).scalars()}
     professions = dict(db.session.execute(sa.select(Profession.code, Profession.label)).all())
     other = _("Other")
-    # 1. per month, type, source kind and professional
-    month = sa.extract("month", le.performed_on)
-    rows = db.session.execute(sa.select(yr, month, le.action_type, le.source_type, le.user_id, sa.func.count())
-                              .where(*where).group_by(yr, month, le.action_type, le.source_type, le.user_id)).all()
+    # 1. per month, type, source kind and professional, with the amounts of the grid (caps included)
+    amount_groups, rows = aggregate_ledger([team.id], year - 1, year, ("validated", "to_validate"), detail=True)
     user_ids = {r[4] for r in rows}
     prof_of = dict(db.session.execute(sa.select(User.id, User.profession_code).where(
         User.id.in_(list(user_ids)))).all()) if user_ids else {}
@@ -98,10 +96,9 @@ def annual_report(team, year: int) -> dict:
     for y, total in db.session.execute(sa.select(per_meeting.c.y, sa.func.sum(per_meeting.c.mp))
                                        .group_by(per_meeting.c.y)).all():
         figures[int(y)]["patients_discussed"] = int(total or 0)
-    # 4. amounts per type, with the grid and its caps
+    # 4. amounts per type
     amounts: dict = {year: defaultdict(Decimal), year - 1: defaultdict(Decimal)}
-    for (_tid, y, code, _uid), (_n, amount) in aggregate_amounts([team.id], year - 1, year,
-                                                                 ("validated", "to_validate")).items():
+    for (_tid, y, code, _uid), (_n, amount) in amount_groups.items():
         amounts[y][code] += amount
     for y, f in figures.items():
         f["professions"] = sorted(per_prof[y].items(), key=lambda kv: (-kv[1], kv[0]))

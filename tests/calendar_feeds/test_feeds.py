@@ -178,3 +178,26 @@ def test_feed_is_rate_limited(app, f):
     finally:
         app.config["RATELIMIT_FEED"] = old
     assert codes[:3] == [200, 200, 200] and codes[-1] == 429
+
+
+def test_cached_feed_costs_one_query(app, f):
+    """The serialised feed is cached per change version: a repeat request only resolves the token."""
+    team, _other, users = f.team_with_roles()
+    for days in range(3, 8):
+        schedule(team, users["coordinator"], [users["member"]], start=future(days=days)[0], end=future(days=days)[1])
+    token = _token(users["member"])
+    client = app.test_client()
+    assert client.get(f"/agenda/u/{token}.ics").status_code == 200
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        resp = client.get(f"/agenda/u/{token}.ics")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert resp.status_code == 200 and resp.data.count(b"BEGIN:VEVENT") == 5
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements

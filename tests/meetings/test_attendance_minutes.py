@@ -120,6 +120,10 @@ def test_minutes_tasks_validation_versions_and_once_only_ledger(app, f, client):
     assert resp.status_code == 400 and "Membre inconnu" in resp.get_data(as_text=True)
     page = coord.get(minutes_url).get_data(as_text=True)
     assert "Prescrire bilan kiné" in page and "Trois chutes en un mois" in page
+    assert "LEFÈVRE Jeanne" in page
+    for html in (page, coord.get(url + "/dossiers/ajouter").get_data(as_text=True)):
+        title = html.split("<title>")[1].split("</title>")[0]
+        assert "LEF" not in title.upper() and "JEANNE" not in title.upper() and "GARNIER" not in title.upper()
     # validation: present professionals (coordinator is organiser but not checked in -> not counted)
     resp = f.post_form(coord, minutes_url + "/valider", {}, form_url=minutes_url)
     assert resp.status_code == 302

@@ -43,7 +43,8 @@ def test_annual_report_figures_and_svg(app, client, f):
     assert (cur["protocols_written"], cur["protocols_validated"], cur["protocol_acts"]) == (1, 1, 2)
     assert cur["professions_count"] == 3 and cur["professionals_count"] == 3
     assert cur["months"][0] == 3 and cur["months"][2] == 4
-    assert cur["distinct_patients"] is None  # nobody provides it here
+    assert cur["distinct_patients"] == 0  # from the other features' tables: no case, plan or act here
+    assert prev["pps_overdue"] is None  # only known for the current year
     # 5 RCP_SANS x 50 + 2 RCP_AVEC x 70 + PPS 100 + review 40 + 1.5 h x 45
     assert cur["amount"] == 250 + 140 + 100 + 40 + 67.5
     f.login(client, users["member"])

@@ -76,3 +76,6 @@ HUEY_FILENAME = None
 HUEY_IMMEDIATE = False
 
 LOG_LEVEL = "INFO"
+
+# Number of trusted reverse proxies in front of gunicorn (nginx = 1). 0 ignores X-Forwarded-* headers.
+PROXY_FIX_HOPS = 0

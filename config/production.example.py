@@ -15,3 +15,4 @@ MAIL_SENDER = "ESP <coordination@example.org>"
 BASE_URL = "https://esp.example.org"
 RATELIMIT_STORAGE_URI = "memory://"  # use redis://… with several gunicorn workers
 HUEY_FILENAME = "/var/lib/esp_coord/huey.db"
+PROXY_FIX_HOPS = 1  # nginx in front: trust its X-Forwarded-For / X-Forwarded-Proto

@@ -45,7 +45,17 @@ def create_app(env: str | None = None, overrides: dict | None = None) -> Flask:
     configure_errors(app)
     configure_cli(app)
     configure_jobs(app)
+    configure_proxy(app)
     return app
+
+
+def configure_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-For/Proto only from the configured number of reverse proxies (0 = none)."""
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
 
 
 def configure_database(app: Flask) -> None:

@@ -53,6 +53,37 @@ def pdf_response(data: bytes, filename: str):
     return resp
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """One CSV cell; text that a spreadsheet would run as a formula is neutralised with a leading quote."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_PREFIXES) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
+def csv_text(rows) -> str:
+    """Semicolon-separated CSV (French Excel / LibreOffice) with formula neutralisation."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return out.getvalue()
+
+
 def csv_response(text: str, filename: str):
     """CSV for French Excel/LibreOffice: UTF-8 with BOM, ';' separated (caller formats numbers)."""
     from flask import Response

@@ -70,8 +70,7 @@ class PatientForm(FlaskForm):
 
 
 class SearchForm(FlaskForm):
-    class Meta:
-        csrf = False
+    """POSTed (never GET): a typed name must not end up in URLs, browser history or access logs."""
 
     q = StringField(_l("Name (beginning)"), validators=[Optional(), Length(max=100)])
     dob = DateField(_l("Date of birth"), validators=[Optional()])

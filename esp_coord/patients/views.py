@@ -64,14 +64,19 @@ def index():
     return render_template("patients/index.html", teams=teams, form=SearchForm())
 
 
-@bp.get("/<team_id>/")
+@bp.route("/<team_id>/", methods=["GET", "POST"])
 def team_index(team_id):
     team, membership = _team(team_id)
-    form = SearchForm(request.args)
-    searched = bool(request.args.get("q") or request.args.get("dob"))
+    form = SearchForm()
+    searched = request.method == "POST" and bool(request.form.get("q") or request.form.get("dob"))
     patients = []
-    if form.validate():
-        patients = services.search_patients(team, form.q.data, form.dob.data)
+    if request.method == "GET" or form.validate_on_submit():
+        patients = services.search_patients(team, form.q.data if searched else None,
+                                            form.dob.data if searched else None)
+    elif request.method == "POST":
+        html = render_template("patients/team_index.html", team=team, membership=membership, form=form, rows=[],
+                               searched=True)
+        return html, 400
     audit.record("patient.search" if searched else "patient.list", team_id=team.id, object_type="team",
                  object_id=team.id, details={"results": len(patients)})
     rows = [(p, identity(p)) for p in patients]

@@ -24,7 +24,7 @@ from esp_coord.core import hooks
 from esp_coord.core.jobs import get_progress
 from esp_coord.core.time import MONTHS, format_number, utc_now
 from esp_coord.extensions import db
-from esp_coord.funding.services import aggregate_ledger
+from esp_coord.funding.services import aggregate_ledger, year_expr
 from esp_coord.reports.models import GeneratedDocument
 from esp_coord.teams.models import Profession
 
@@ -47,7 +47,7 @@ def annual_report(team, year: int) -> dict:
     """Figures of `year` and `year - 1`, aggregated in SQL: a fixed number of queries, result size independent
     of the number of ledger entries."""
     le = LedgerEntry
-    yr = sa.extract("year", le.performed_on)
+    yr = year_expr(le.performed_on, year - 1, year)
     where = (le.team_id == team.id, le.performed_on >= date(year - 1, 1, 1), le.performed_on <= date(year, 12, 31),
              le.status.in_(("validated", "to_validate")))
     key = sa.func.coalesce(le.source_id, le.id)

@@ -19,7 +19,15 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
-pytestmark = pytest.mark.browser
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    # A module-level `pytestmark` in a conftest applies to nothing: mark every test of this folder here, so that
+    # `-m "not browser"` (the PostgreSQL run of `make test`) really leaves them out.
+    for item in items:
+        if _HERE in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def _chromium_ok() -> str | None:
@@ -51,6 +59,7 @@ class LiveServer:
     def __init__(self, app, url):
         self.app = app
         self.url = url
+        self.totp_steps: dict[str, int] = {}
 
 
 @pytest.fixture
@@ -97,38 +106,127 @@ def context_factory(browser):
         ctx.close()
 
 
-def demo_totp(email: str) -> str:
+DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105 - public demo password (esp_coord/demo.py)
+
+
+def demo_totp(email: str, live=None) -> str:
+    """Current TOTP code of a demo account. The app refuses a time step already used (replay protection), so a
+    second login of the same account on the same server takes the next step (accepted: valid window ±1)."""
+    import time
+
     from esp_coord.demo import demo_totp_secret
 
-    return pyotp.TOTP(demo_totp_secret(email)).now()
+    totp = pyotp.TOTP(demo_totp_secret(email))
+    step = int(time.time() // totp.interval)
+    if live is not None:
+        last = live.totp_steps.get(email)
+        if last is not None and step <= last:
+            step = last + 1
+            while step > int(time.time() // totp.interval) + 1:  # pragma: no cover - 3rd login in 30 s
+                time.sleep(0.5)
+        live.totp_steps[email] = step
+    return totp.generate_otp(step)
 
 
-def login(page, live, email: str, password: str = "demo-esp-coord-2026"):  # noqa: S107 - demo password
-    """The real login journey: e-mail + password, then TOTP."""
+def login(page, live, email: str, password: str = DEMO_PASSWORD):
+    """The real login journey (templates/auth/login.html then totp.html): e-mail + password, then TOTP."""
     page.goto(f"{live.url}/connexion")
     page.get_by_label("Adresse e-mail").fill(email)
     page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_label("Code", exact=True).fill(demo_totp(email, live))
     page.get_by_role("button", name="Se connecter").click()
-    page.get_by_label("Code").fill(demo_totp(email))
-    page.get_by_role("button", name="Valider").click()
     page.wait_for_load_state()
+    assert "/connexion" not in page.url, f"login of {email} failed: still on {page.url}"
+
+
+# Rules switched off for every page, each with its reason. Keep this empty unless a rule cannot apply.
+AXE_DISABLED_RULES: dict[str, str] = {}
 
 
 def axe_check(page, name: str) -> list:
-    """Run axe-core (bundled, offline) and fail on serious/critical violations."""
+    """Run axe-core (bundled with axe-playwright-python, offline) and fail on serious/critical violations.
+
+    Set ESP_AXE_REPORT=/path/file.jsonl to append one line per checked page (all impacts), for the closing note."""
+    import json
+
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page)
-    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
-    assert not bad, f"{name}: " + "; ".join(f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])})"
-                                             for v in bad)
-    return results.response["violations"]
+    options = {"resultTypes": ["violations"],
+               "rules": {rule: {"enabled": False} for rule in AXE_DISABLED_RULES}}
+    results = Axe().run(page, options=options)
+    violations = results.response["violations"]
+    report = os.environ.get("ESP_AXE_REPORT")
+    if report:
+        with open(report, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"page": name, "url": page.url, "violations": [
+                {"id": v["id"], "impact": v.get("impact"), "nodes": [n["target"] for n in v["nodes"]]}
+                for v in violations]}) + "\n")
+    bad = [v for v in violations if v.get("impact") in ("serious", "critical")]
+    assert not bad, f"{name} ({page.url}): " + "; ".join(
+        f"{v['impact']} {v['id']}: {v['help']} — " + ", ".join(str(n["target"]) for n in v["nodes"][:5])
+        for v in bad)
+    return violations
 
 
 def shot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
     return path
+
+
+def shots(page, name: str) -> None:
+    """Desktop and phone screenshots of the current page (`<name>-desktop.png`, `<name>-phone.png`)."""
+    current = page.viewport_size
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        shot(page, f"{name}-{label}")
+    page.set_viewport_size(current)
+
+
+def check_page(page, name: str, screenshots: bool = True) -> None:
+    """axe on the page as it is shown, then its screenshots."""
+    axe_check(page, name)
+    if screenshots:
+        shots(page, name)
+
+
+# ---------------------------------------------------------------- keyboard-only helpers
+_FOCUS_JS = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const s = getComputedStyle(el);
+  return {tag: el.tagName.toLowerCase(), id: el.id, name: el.getAttribute('name'), text: (el.innerText || '').trim(),
+          outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0
+            ? s.outlineStyle + ' ' + s.outlineWidth : '',
+          shadow: s.boxShadow !== 'none' ? s.boxShadow : '', visible: el.matches(':focus-visible')};
+}"""
+
+
+def focused(page) -> dict | None:
+    return page.evaluate(_FOCUS_JS)
+
+
+def tab_through(page, selectors: list[str], max_first: int = 60, max_between: int = 8, backwards: bool = False):
+    """Generator for keyboard-only form filling: press Tab until each selector in turn has the focus, check the
+    order (a later field never gets the focus first) and the visible focus indicator, then yield the selector so
+    the caller types its value with the keyboard."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for index, selector in enumerate(selectors):
+        limit = max_first if index == 0 else max_between
+        for _press in range(limit):
+            page.keyboard.press(key)
+            here = page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector)
+            if here:
+                break
+            for later in selectors[index + 1:]:
+                assert not page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)",
+                                         later), f"tab order: {later} got the focus before {selector}"
+        else:
+            raise AssertionError(f"{selector} never got the keyboard focus ({limit} × {key}); focus on {focused(page)}")
+        info = focused(page)
+        assert info["visible"] and (info["outline"] or info["shadow"]), f"no visible focus on {selector}: {info}"
+        yield selector
 
 

@@ -201,3 +201,56 @@ def test_cached_feed_costs_one_query(app, f):
         sa.event.remove(engine, "before_cursor_execute", count)
     assert resp.status_code == 200 and resp.data.count(b"BEGIN:VEVENT") == 5
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
+
+
+DETERMINISM_SCRIPT = r"""
+import sys, uuid
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from flask import Flask
+from esp_coord.meetings.ics import feed_bytes
+app = Flask("x"); app.config["BASE_URL"] = "https://esp.example.org"
+team = SimpleNamespace(name="ESP du Val")
+rows = []
+for i, kind in enumerate(["rcp_sans", "team", "rcp_avec", "training"]):
+    m = SimpleNamespace(id=uuid.UUID(int=i + 1), team_id=uuid.UUID(int=99), team=team, kind=kind,
+                        is_rcp=kind.startswith("rcp"), status="cancelled" if i == 3 else "scheduled",
+                        uid=f"rcp-{i}@esp", sequence=i, place_kind=["practice", "visio", "home", "practice"][i],
+                        place="Cabinet", visio_url="https://visio.example.org/a", organiser=None,
+                        starts_at=datetime(2026, 10, 24 + i, 20, tzinfo=timezone.utc),
+                        ends_at=datetime(2026, 10, 24 + i, 22, tzinfo=timezone.utc),
+                        created_at=datetime(2026, 9, 1, tzinfo=timezone.utc),
+                        feed_changed_at=datetime(2026, 10, 1, 8, 0, 0, 123456, tzinfo=timezone.utc))
+    rows.append((m, i))
+with app.app_context():
+    sys.stdout.buffer.write(feed_bytes("Mes réunions", rows))
+"""
+
+
+def test_same_data_same_bytes_across_processes_and_hash_seeds(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    outs = set()
+    for seed in ("1", "2", "12345"):
+        proc = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT], capture_output=True, timeout=60,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert proc.returncode == 0, proc.stderr.decode()
+        outs.add(proc.stdout)
+    assert len(outs) == 1
+    body = outs.pop()
+    cal = Calendar.from_ical(body)
+    assert len(cal.events) == 4 and not cal.get_missing_tzids()
+    assert b"DTSTAMP:20261001T080000Z" in body  # stored time, never "now"
+
+
+def test_single_event_download_is_an_attachment(app, f, client):
+    team, _other, users = f.team_with_roles()
+    meeting = schedule(team, users["coordinator"], [users["member"]])
+    f.login(client, users["member"])
+    resp = client.get(f"/reunions/{team.id}/{meeting.id}/invitation.ics")
+    assert resp.status_code == 200 and resp.headers["Content-Disposition"].startswith("attachment")
+    assert Calendar.from_ical(resp.data).events[0]["UID"] == meeting.uid
+    outsider = f.login(app.test_client(), users["outsider"])
+    assert outsider.get(f"/reunions/{team.id}/{meeting.id}/invitation.ics").status_code == 404

@@ -60,7 +60,7 @@ def _populate(client, f, team, users, c):
     html = client.get(base).get_data(as_text=True)
     assert c["note"] in html and c["birth_name"].upper() in html
     assert c["note_v1"] in client.get(f"{base}/notes/{note.id}/versions").get_data(as_text=True)
-    client.get(f"/patients/{team.id}/?q={c['birth_name'][:6]}")
+    f.post_form(client, f"/patients/{team.id}/", {"q": c["birth_name"][:6]})
     db.session.commit()
     return patient, note
 

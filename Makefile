@@ -26,6 +26,7 @@ run: install
 test: install
 	$(BIN)/python scripts/i18n.py check
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r esp_coord -c bandit.yaml -ll
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 	ESP_TEST_ENGINE=postgres $(BIN)/pytest -n 2 -m "not browser" $(PYTEST_ARGS)
 
@@ -37,7 +38,7 @@ test-postgres: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/bandit -q -r esp_coord -c pyproject.toml
+	$(BIN)/bandit -q -r esp_coord -c bandit.yaml
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

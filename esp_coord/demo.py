@@ -28,7 +28,7 @@ from esp_coord.reference import ensure_all_reference_data
 from esp_coord.teams.models import Membership, Team, TeamSite
 
 CLISSON_ADDRESS = "12 rue du Docteur Guilbaud, 44190 Clisson"
-DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105 - demo accounts only, refused in production
+DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105  # nosec B105 - published demo password, refused in production
 
 
 @dataclass
@@ -79,7 +79,7 @@ def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print) 
         from esp_coord import region_demo
 
         return region_demo.run(seed=seed, echo=echo)
-    ctx = DemoContext(seed=seed, scale=scale, echo=echo, today=today_paris(), rng=random.Random(seed))
+    ctx = DemoContext(seed=seed, scale=scale, echo=echo, today=today_paris(), rng=random.Random(seed))  # nosec B311 - reproducible demo data, never a secret
     ensure_all_reference_data()
     seed_base(ctx)
     db.session.commit()

@@ -304,9 +304,17 @@ def aggregate_ledger(team_ids, first_year: int, last_year: int, statuses=("valid
     rows = db.session.execute(sa.select(*fine, n, pc, dur).where(*where).group_by(*fine)).all()
     sub_rows = []
     if source_codes:
-        sub_rows = db.session.execute(
-            sa.select(*groups, n, pc, dur).where(*where, le.action_type.in_(source_codes))
-            .group_by(*groups, le.source_type, le.source_id)).all()
+        # per object: min(quantity, cap), summed per professional in SQL (one row per professional and type)
+        sub = (sa.select(*groups, n, pc, dur).where(*where, le.action_type.in_(source_codes))
+               .group_by(*groups, le.source_type, le.source_id).subquery())
+        quantity = sa.case(*[(sub.c.action_type == code, {"per_patient": sub.c.pc, "per_hour": sub.c.dur / 60.0}
+                              .get(rates[y][code].unit, sub.c.n)) for y, code in sorted(per_source)], else_=sub.c.n)
+        cap = sa.case(*[(sa.and_(sub.c.yr == sa.literal_column(str(int(y))), sub.c.action_type == code),
+                         sa.literal_column(str(float(rates[y][code].cap_units)))) for y, code in sorted(per_source)],
+                      else_=None)
+        paid_col = sa.func.sum(sa.case((quantity > cap, cap), else_=quantity)).label("paid")
+        outer = [sub.c.team_id, sub.c.yr, sub.c.action_type, sub.c.user_id]
+        sub_rows = db.session.execute(sa.select(*outer, paid_col).group_by(*outer)).all()
     ids: dict = {}
 
     def as_uuid(raw):
@@ -324,11 +332,9 @@ def aggregate_ledger(team_ids, first_year: int, last_year: int, statuses=("valid
 
     paid_by_source: dict = defaultdict(Decimal)
     for r in sub_rows:
-        rate = rates.get(int(r.yr), {}).get(r.action_type)
-        if rate is None or (int(r.yr), r.action_type) not in per_source:
-            continue
-        paid_by_source[(r.team_id, int(r.yr), r.action_type, r.user_id)] += min(
-            qty(rate.unit, r.n, r.pc, r.dur), rate.cap_units)
+        if (int(r.yr), r.action_type) in per_source:
+            paid_by_source[(r.team_id, int(r.yr), r.action_type, r.user_id)] += Decimal(str(r.paid or 0)).quantize(
+                CENT)
     sums: dict = {}
     for r in rows:
         raw_key = (r.team_id, int(r.yr), r.action_type, r.user_id)

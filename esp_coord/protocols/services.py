@@ -658,6 +658,7 @@ def profession_labels() -> dict[str, str]:
 
 def indicators_csv(team, year: int) -> str:
     """Yearly ARS export: one line per protocol and profession, plus a total line. No patient data."""
+    from esp_coord.core.pdf import csv_text
     from esp_coord.core.time import format_number
 
     labels = profession_labels()
@@ -677,13 +678,7 @@ def indicators_csv(team, year: int) -> str:
         lines.append([str(year), kind, row.code, row.title, "Total", str(row.inclusions),
                       str(row.active_inclusions), str(row.acts), str(row.referred), share(row.referred, row.acts)])
 
-    def cell(value: str) -> str:
-        value = value.replace("\r", " ").replace("\n", " ")
-        if any(c in value for c in ';"'):
-            value = '"' + value.replace('"', '""') + '"'
-        return value
-
-    return "\r\n".join(";".join(cell(v) for v in line) for line in lines) + "\r\n"
+    return csv_text(lines)
 
 
 # --------------------------------------------------------------------------- hooks for the patients feature

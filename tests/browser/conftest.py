@@ -230,3 +230,48 @@ def tab_through(page, selectors: list[str], max_first: int = 60, max_between: in
         yield selector
 
 
+
+
+def flash(page) -> str:
+    """Text of the flash messages, or of the error summary / main content when there is none (clear failures)."""
+    page.wait_for_load_state()
+    try:
+        page.locator(".flashes, .error-summary").first.wait_for(timeout=5000)
+    except Exception:  # noqa: BLE001 - report the page instead
+        return "no flash message; page: " + page.locator("main").inner_text()[:1500]
+    return page.locator(".flashes, .error-summary").first.inner_text()
+
+
+@pytest.fixture(scope="session")
+def widget_formats(browser) -> dict:
+    """How this chromium's date and time widgets take keystrokes. Their segment order follows the browser's UI
+    language (the OS locale), not the page's: Debian CI without a French locale shows mm/dd/yyyy and a 12-hour
+    clock, a French desktop dd/mm/yyyy and 24 hours. Probed once on a blank page, not on the app."""
+    page = browser.new_page()
+    try:
+        page.set_content('<button>x</button><input type="date" id="d"><input type="time" id="t">')
+        page.focus("button")
+        page.keyboard.press("Tab")
+        page.keyboard.type("02012026")
+        page.keyboard.press("Tab")
+        while page.evaluate("document.activeElement.id") != "t":
+            page.keyboard.press("Tab")
+        page.keyboard.type("0100")
+        return {"date": "dmy" if page.input_value("#d") == "2026-01-02" else "mdy",
+                "twelve_hour": page.input_value("#t") == ""}
+    finally:
+        page.close()
+
+
+def kb_date(page, day, formats: dict) -> None:
+    """Type a date into the focused <input type=date> with the keyboard (segments auto-advance)."""
+    parts = (day.day, day.month) if formats["date"] == "dmy" else (day.month, day.day)
+    page.keyboard.type(f"{parts[0]:02d}{parts[1]:02d}{day.year:04d}")
+
+
+def kb_time(page, moment, formats: dict) -> None:
+    """Type a time into the focused <input type=time> with the keyboard."""
+    if formats["twelve_hour"]:
+        page.keyboard.type(f"{(moment.hour % 12) or 12:02d}{moment.minute:02d}" + ("P" if moment.hour >= 12 else "A"))
+    else:
+        page.keyboard.type(f"{moment.hour:02d}{moment.minute:02d}")

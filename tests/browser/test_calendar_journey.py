@@ -6,8 +6,6 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-import pytest
-
 from .conftest import check_page, login, tab_through
 
 MEMBER = "julien.petit@demo.esp-coord.fr"
@@ -79,7 +77,3 @@ def test_member_subscribes_revokes_and_regenerates_feed(live_server, context_fac
     assert fetch(third_link)[0] == 200
     assert fetch(second_link)[0] == 404
 
-
-@pytest.mark.parametrize("path", ["/agenda/u/not-a-token.ics"])
-def test_unknown_feed_token_is_404(live_server, path):
-    assert fetch(live_server.url + path)[0] == 404

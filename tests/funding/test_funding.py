@@ -500,3 +500,22 @@ def test_real_meeting_minutes_and_attendance(app, f, setup):
     db.session.commit()
     codes = [a["code"] for a in svc.claim_data(c)["anomalies"]]
     assert "rcp_minutes" not in codes and codes.count("attendance") == 1
+
+
+def test_sql_aggregation_equals_per_entry_pricing(app, f, setup):
+    # per object cap (10 h per protocol): one 12 h writing session is paid 10 h; another protocol 3 h
+    entry(setup.team, setup.member, "PROTO_REDAC", date(2026, 5, 4), duration=720, source_type="protocol_writing",
+          source_id=uuid.uuid4())
+    entry(setup.team, setup.member, "PROTO_REDAC", date(2026, 5, 6), duration=180, source_type="protocol_writing",
+          source_id=uuid.uuid4())
+    entry(setup.team, setup.admin, "PPS_REVUE", date(2026, 5, 1), source_type="pps_review", source_id=uuid.uuid4())
+    for i in range(14):  # cap 12 RCP per professional and year
+        entry(setup.team, setup.coordinator, "RCP_SANS", date(2026, 1, 1 + i), source_type="meeting",
+              source_id=uuid.uuid4())
+    entry(setup.team, setup.admin, "PROJET_SANTE", date(2026, 2, 1))
+    entry(setup.team, setup.admin, "PROJET_SANTE", date(2026, 3, 1))  # flat: once a year
+    rows = svc.ledger_rows([setup.team.id], date(2026, 1, 1), date(2026, 12, 31))
+    per_entry = sum(p.amount for p in svc.price_rows(rows).values())
+    aggregated = sum(a for _n, a in svc.aggregate_amounts([setup.team.id], 2026, 2026).values())
+    assert per_entry == Decimal(45 * 10 + 45 * 3 + 40 + 50 * 12 + 150)
+    assert aggregated == per_entry

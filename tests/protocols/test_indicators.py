@@ -91,6 +91,16 @@ def test_ars_csv(client, f, setup):
     assert by_key[("V1", "Total")][7:] == ["2", "1", "50,0"]
 
 
+def test_ars_csv_neutralises_formulas(client, f, setup):
+    from tests.protocols.conftest import make_protocol
+
+    make_protocol(setup, title="=HYPERLINK(\"http://x\";\"clic\")", validate=True)
+    f.login(client, setup.users["member"])
+    text = client.get(f"/protocoles/{setup.team.id}/indicateurs.csv?annee=2025").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[1][3] == "'=HYPERLINK(\"http://x\";\"clic\")"
+
+
 def test_association_reads_indicators_not_patients(client, f, setup):
     adoption, _p = populate(f, setup)
     f.login(client, setup.users["association"])

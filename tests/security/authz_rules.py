@@ -64,7 +64,9 @@ RULES: dict[str, Rule] = {
     "auth.login": R("public"),
     "auth.totp": R("public"),
     "auth.enrol_totp": R("public"),
-    "auth.accept_invitation": R("public"),
+    "auth.accept_invitation": R("public", roles={r: 403 for r in ("other_team", "member", "coordinator", "admin",
+                                                                    "association")},
+                                why="an invitation is accepted while logged out; a logged-in user gets 403"),
     "auth.logout": R("any"),
     "auth.account": R("any"),
     "auth.change_password": R("any"),
@@ -114,7 +116,8 @@ RULES: dict[str, Rule] = {
     "patients.show": R("member", **P),
     "patients.edit": R("member", **P),
     "patients.note_new": R("member", **P),
-    "patients.note_edit": R("member", **P),
+    "patients.note_edit": R("member", **P, roles={"member": 403, "admin": 403},
+                            why="only the note's author (the coordinator in the demo) edits it; others get 403"),
     "patients.note_history": R("member", **P),
     "patients.note_delete": R("member", **P),
     "patients.information": R("member", **P),
@@ -205,7 +208,7 @@ RULES: dict[str, Rule] = {
     # --- funding
     "funding.index": R("any"),
     "funding.team": R("member_or_association"),
-    "funding.envelope": R("association"),
+    "funding.envelope": R("association", roles={"other_team": 404}, why="team_read_access: non-members 404"),
     "funding.grid": R("any"),
     "funding.grid POST": R("association"),
     "funding.grid_create": R("association"),
@@ -223,7 +226,8 @@ RULES: dict[str, Rule] = {
     "funding.projet_edit": R("coordinator"),
     "funding.projet_pdf": R("member_or_association"),
     "funding.steps": R("member_or_association"),
-    "funding.steps POST": R("coordinator"),
+    "funding.steps POST": R("coordinator", roles={"association": 403},
+                            why="the association reads the team's steps (so 403, not 404) but cannot change them"),
     "funding.region": R("association"),
     "funding.region_csv": R("association"),
     "funding.region_export": R("association"),
@@ -236,6 +240,17 @@ RULES: dict[str, Rule] = {
     "reports.document_download": R("self"),
     "reports.team_latest": R("member_or_association"),
 }
+
+
+# after these a logged-in client may legitimately be sent to /connexion (no pending login, logged out)
+LOGIN_REDIRECT_OK = {"auth.login", "auth.totp", "auth.enrol_totp", "auth.logout"}
+# these end or replace sessions: the matrix runs them on a throw-away session
+SESSION_CHANGING = {"auth.logout", "auth.end_other_sessions", "auth.end_other_session", "auth.change_password",
+                    "auth.login", "auth.totp", "auth.enrol_totp", "auth.accept_invitation", "auth.reauth"}
+# state changes that would remove the objects other routes need: run after every other route
+RUN_LAST = ("meetings.cancel", "meetings.close", "meetings.validate", "care_plans.close", "protocols.archive",
+            "patients.opposition",
+            "patients.erase", "funding.claim_delete", "teams.member_end")
 
 
 def rule_for(endpoint: str, method: str, path: str) -> Rule | None:
@@ -367,6 +382,13 @@ class World:
             db.session.add_all([s, d])
             db.session.flush()
             self.own_sessions[key], self.own_docs[key] = s.id, d.id
+        from esp_coord.patients.models import Patient
+        from esp_coord.patients.services import record_consent
+
+        patient = db.session.execute(sa.select(Patient).where(Patient.team_id == clap.id, Patient.erased_at.is_(None))
+                                     .order_by(Patient.created_at, Patient.id)).scalars().first()
+        record_consent(patient, scope="pps", given_on=today(), detail="Formulaire signé", actor=ctx.users["gp"],
+                       attachment=b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
         protocol = db.session.execute(sa.select(Protocol).where(Protocol.team_id == clap.id)).scalars().first()
         if protocol is not None:
             db.session.add(ProtocolDocument(protocol_id=protocol.id, title="Annexe", filename="annexe.pdf",
@@ -456,8 +478,8 @@ def _models():
         "case_id": (MeetingCase, {"meeting_id": "meeting_id"}, {}),
         "plan_id": (CarePlan, {"team_id": "team_id"}, {}),
         "problem_id": (CarePlanProblem, {"plan_id": "plan_id"}, {}),
-        "objective_id": (CarePlanObjective, {"problem_id": "problem_id"}, {}),
-        "action_id": (CarePlanAction, {"objective_id": "objective_id"}, {}),
+        "objective_id": (CarePlanObjective, {"problem_id": "problem_id", "plan_id": "plan_id"}, {}),
+        "action_id": (CarePlanAction, {"objective_id": "objective_id", "plan_id": "plan_id"}, {}),
         "review_id": (CarePlanReview, {"plan_id": "plan_id"}, {}),
         "protocol_id": (Protocol, {"team_id": "team_id"}, {}),
         "document_id": (ProtocolDocument, {"protocol_id": "protocol_id"}, {}),
@@ -545,11 +567,13 @@ def _candidates(world, rule, name, values, role):
         stmt = sa.select(model.id)
         for col, arg in parents.items():
             if arg not in values:
-                return []
+                continue  # this URL does not carry that parent
             stmt = stmt.where(getattr(model, col) == uuid.UUID(str(values[arg])))
         for col, val in filters.items():
             stmt = stmt.where(getattr(model, col).is_(None) if val is None else getattr(model, col) == val)
         order = [model.created_at] if hasattr(model, "created_at") else []
+        if name == "consent_id":  # prefer the consent with a scanned form (the demo has none; _extras adds one)
+            order = [model.attachment_enc.is_(None), *order]
         return list(db.session.execute(stmt.order_by(*order, model.id)).scalars())
     # fallback: a mapped class whose table name or class name matches the argument
     from esp_coord.core.db import Base

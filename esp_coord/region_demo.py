@@ -121,7 +121,7 @@ def run(seed: int = 1, echo=print, factor: float | None = None, progress: bool =
     from esp_coord.funding import services as funding
     from esp_coord.funding.models import DEFAULT_ENVELOPE, Envelope
     from esp_coord.meetings.models import Meeting, MeetingCase, MeetingInvitee
-    from esp_coord.patients.crypto_service import create_patient_key, encrypt_text, forget_cached_keys
+    from esp_coord.patients.crypto_service import create_patient_key, forget_cached_keys
     from esp_coord.patients.models import Patient
     from esp_coord.patients.services import birth_date_token, birth_year_token, name_tokens
     from esp_coord.protocols.models import Protocol, ProtocolAuthor, ProtocolRole
@@ -477,6 +477,18 @@ def _claims(funding, teams, members, team_objs, year) -> int:
         if ti % 20 == 19:
             db.session.flush()
     return count
+
+
+def encrypt_text(patient_id, table: str, column: str, row_id, text: str | None) -> bytes | None:
+    """`crypto_service.encrypt_text` for a key created in this run (version 1, still in the request cache;
+    the service's version lookup would query the key row, which the bulk path has not inserted yet)."""
+    from esp_coord.core import crypto
+    from esp_coord.patients.crypto_service import _aead
+
+    if text is None:
+        return None
+    version, aead = _aead(patient_id, 1)
+    return crypto.encrypt(aead, version, text.encode("utf-8"), crypto.aad_for(table, column, row_id, patient_id))
 
 
 def _entry(eid, team_id, user_id, kind, day, minutes, patients, source_type, source_id, label=None) -> dict:

@@ -187,9 +187,14 @@ def shots(page, name: str) -> None:
 
 def check_page(page, name: str, screenshots: bool = True) -> None:
     """axe on the page as it is shown, then its screenshots."""
+    import time
+    t0 = time.monotonic()
     axe_check(page, name)
+    t1 = time.monotonic()
     if screenshots:
         shots(page, name)
+    with open("/tmp/explore/timing.txt", "a") as fh:
+        fh.write(f"{name} axe={t1-t0:.2f} shots={time.monotonic()-t1:.2f}\n")
 
 
 # ---------------------------------------------------------------- keyboard-only helpers

@@ -79,6 +79,9 @@ def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print) 
         from esp_coord import region_demo
 
         return region_demo.run(seed=seed, echo=echo)
+    import logging
+
+    logging.getLogger("esp_coord.audit").setLevel(logging.WARNING)  # keep the terminal readable
     ctx = DemoContext(seed=seed, scale=scale, echo=echo, today=today_paris(), rng=random.Random(seed))  # nosec B311 - reproducible demo data, never a secret
     ensure_all_reference_data()
     seed_base(ctx)

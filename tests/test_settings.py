@@ -88,7 +88,7 @@ def test_production_refuses_missing_master_keys(clean_env):
     "not json",
     json.dumps({"current": "p1", "keys": {"p1": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}),
     json.dumps({"current": "p2", "keys": {"p1": base64.b64encode(secrets.token_bytes(32)).decode()}}),
-])
+], ids=["16-byte-key", "zero-key", "not-json", "example-value", "current-key-missing"])
 def test_production_refuses_bad_master_keys(clean_env, raw):
     clean_env.setenv("ESP_COORD_MASTER_KEYS", raw)
     settings = good_secrets()

@@ -256,14 +256,18 @@ def claim_csv(team_id, claim_id):
                         f"demande-{_slug(team.name)}-{claim.period_start.isoformat()}.csv")
 
 
-def _decider():
+def _decider(team_id):
+    """Payments and rejections are the regional association's (or a platform admin's) decision.
+    Team members get 403; anyone else 404, so another team's claims are not revealed."""
     if not (current_user.is_association or current_user.is_platform_admin):
-        abort(403)
+        from esp_coord.core.security import membership_for
+
+        abort(403 if membership_for(team_id) is not None else 404)
 
 
 @bp.route("/equipe/<team_id>/demandes/<claim_id>/paiement", methods=["GET", "POST"])
 def claim_pay(team_id, claim_id):
-    _decider()
+    _decider(team_id)
     team, _m, claim = _claim(team_id, claim_id)
     if claim.status != "submitted":
         abort(404)
@@ -297,7 +301,7 @@ def claim_pay(team_id, claim_id):
 
 @bp.route("/equipe/<team_id>/demandes/<claim_id>/rejet", methods=["GET", "POST"])
 def claim_reject(team_id, claim_id):
-    _decider()
+    _decider(team_id)
     team, _m, claim = _claim(team_id, claim_id)
     if claim.status != "submitted":
         abort(404)

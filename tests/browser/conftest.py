@@ -62,23 +62,44 @@ class LiveServer:
         self.totp_steps: dict[str, int] = {}
 
 
-@pytest.fixture
-def live_server(tmp_path):
-    """A fresh app with the demo data, on its own SQLite file, served by werkzeug in a thread."""
-    from werkzeug.serving import make_server
-
+def _live_app(db_file: Path):
     from tests.conftest import make_app
 
-    app = make_app(f"sqlite:///{tmp_path / 'live.db'}", MAIL_BACKEND="outbox", RATELIMIT_ENABLED=False,
-                   BASE_URL="http://127.0.0.1")
+    return make_app(f"sqlite:///{db_file}", MAIL_BACKEND="outbox", RATELIMIT_ENABLED=False,
+                    BASE_URL="http://127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory) -> Path:
+    """The demo data seeded once per test process into a SQLite file (seeding takes ~15 s); every journey then
+    works on its own copy of it. Same process, so the same test secrets decrypt the copies."""
     import esp_coord.models  # noqa: F401
     from esp_coord import demo
     from esp_coord.extensions import db
 
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    app = _live_app(path)
     with app.app_context():
         db.create_all()
         demo.run(scale="team", seed=1, echo=lambda *a, **k: None)
         db.session.remove()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def live_server(browser, demo_database, tmp_path):
+    """A fresh app with the demo data on its own SQLite file (a copy of the seeded one), served by werkzeug in a
+    thread of this process. Requests `browser` first so that a missing chromium skips before any seeding."""
+    import shutil
+
+    from werkzeug.serving import make_server
+
+    from esp_coord.extensions import db
+
+    db_file = tmp_path / "live.db"
+    shutil.copyfile(demo_database, db_file)
+    app = _live_app(db_file)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -187,14 +208,9 @@ def shots(page, name: str) -> None:
 
 def check_page(page, name: str, screenshots: bool = True) -> None:
     """axe on the page as it is shown, then its screenshots."""
-    import time
-    t0 = time.monotonic()
     axe_check(page, name)
-    t1 = time.monotonic()
     if screenshots:
         shots(page, name)
-    with open("/tmp/explore/timing.txt", "a") as fh:
-        fh.write(f"{name} axe={t1-t0:.2f} shots={time.monotonic()-t1:.2f}\n")
 
 
 # ---------------------------------------------------------------- keyboard-only helpers
@@ -213,28 +229,30 @@ def focused(page) -> dict | None:
     return page.evaluate(_FOCUS_JS)
 
 
-def tab_through(page, selectors: list[str], max_first: int = 60, max_between: int = 8, backwards: bool = False):
+_WHICH_JS = """sels => {
+  const el = document.activeElement;
+  if (!el) return -1;
+  return sels.findIndex(s => el.matches(s));
+}"""
+
+
+def tab_through(page, selectors: list[str], max_first: int = 60, max_between: int = 8):
     """Generator for keyboard-only form filling: press Tab until each selector in turn has the focus, check the
-    order (a later field never gets the focus first) and the visible focus indicator, then yield the selector so
-    the caller types its value with the keyboard."""
-    key = "Shift+Tab" if backwards else "Tab"
+    order (a later field never gets the focus first) and the visible focus indicator (outline or box-shadow of
+    document.activeElement, and :focus-visible), then yield the selector so the caller types with the keyboard."""
     for index, selector in enumerate(selectors):
         limit = max_first if index == 0 else max_between
         for _press in range(limit):
-            page.keyboard.press(key)
-            here = page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector)
-            if here:
+            page.keyboard.press("Tab")
+            hit = page.evaluate(_WHICH_JS, selectors[index:])
+            if hit == 0:
                 break
-            for later in selectors[index + 1:]:
-                assert not page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)",
-                                         later), f"tab order: {later} got the focus before {selector}"
+            assert hit < 0, f"tab order: {selectors[index + hit]} got the focus before {selector}"
         else:
-            raise AssertionError(f"{selector} never got the keyboard focus ({limit} × {key}); focus on {focused(page)}")
+            raise AssertionError(f"{selector} never got the keyboard focus ({limit} × Tab); focus on {focused(page)}")
         info = focused(page)
         assert info["visible"] and (info["outline"] or info["shadow"]), f"no visible focus on {selector}: {info}"
         yield selector
-
-
 
 
 def flash(page) -> str:

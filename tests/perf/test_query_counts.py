@@ -53,7 +53,14 @@ def explain(small: list[str], big: list[str]) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------ builders (same rows as region_demo)
+# ------------------------------------------------------------------ builders (bulk, same rows as region_demo)
+def _stamp():
+    from esp_coord.core.time import utc_now
+
+    now = utc_now()
+    return {"created_at": now, "updated_at": now}
+
+
 class World:
     def __init__(self, f):
         self.f = f
@@ -62,121 +69,187 @@ class World:
         for u, role in zip(self.users, ("admin", "coordinator", "member", "member"), strict=True):
             f.member(self.team, u, role)
         self.me = self.users[0]
-        self.patients = []
-        self.first_patient = None
+        self.n = 0
         db.session.commit()
 
-    def patient(self):
-        from esp_coord.patients.services import PatientData, add_note, create_patient
+    def patients(self, k: int) -> list[uuid.UUID]:
+        from esp_coord.patients.crypto_service import create_patient_key
+        from esp_coord.patients.models import Patient, PatientFollower, PatientKey, PatientNameIndex, PatientNote
+        from esp_coord.patients.services import birth_date_token, birth_year_token, name_tokens
 
-        i = len(self.patients)
-        p = create_patient(self.team, PatientData(birth_name=f"Guillou{i}", first_names="Marguerite",
-                                                  birth_date=date(1940, 1, 1) + timedelta(days=i), sex="F",
-                                                  commune="Clisson", follower_ids=(self.users[1].id,)),
-                           actor=self.me)
-        add_note(p, category="clinical", body="Passage à domicile.", actor=self.me)
-        self.patients.append(p)
-        self.first_patient = self.first_patient or p
-        return p
+        rows, keys, toks, fols, notes, out = [], [], [], [], [], []
+        for _ in range(k):
+            self.n += 1
+            pid, tid = uuid.uuid4(), self.team.id
+            key = create_patient_key(pid)
+            db.session.expunge(key)
+            keys.append({c: getattr(key, c) for c in ("id", "patient_id", "version", "master_key_id", "wrapped_dek",
+                                                      "created_at")} | {"id": uuid.uuid4()})
+            birth = date(1940, 1, 1) + timedelta(days=self.n)
+            ident = {"birth_name": f"Guillou{self.n}", "first_names": "Marguerite", "birth_date": birth.isoformat(),
+                     "sex": "F", "commune": "Clisson"}
+            row = {"id": pid, "team_id": tid, "created_by_id": self.me.id, "last_activity_at": REFERENCE_NOW,
+                   "birth_date_index": birth_date_token(tid, birth), "birth_year_index": birth_year_token(tid, 1940),
+                   **_stamp()}
+            row |= {f"{c}_enc": encrypt_text(pid, "patient", c, pid, v) for c, v in ident.items()}
+            rows.append(row)
+            toks += [{"id": uuid.uuid4(), "patient_id": pid, "team_id": tid, "token": t}
+                     for t in name_tokens(tid, ident["birth_name"], ident["first_names"])]
+            fols.append({"patient_id": pid, "user_id": self.users[1].id})
+            nid = uuid.uuid4()
+            notes.append({"id": nid, "patient_id": pid, "team_id": tid, "author_id": self.me.id, "category": "clinical",
+                          "version": 1, "created_at": REFERENCE_NOW,
+                          "body_enc": encrypt_text(pid, "patient_note", "body", nid, "Passage à domicile.")})
+            out.append(pid)
+        for model, data in ((Patient, rows), (PatientKey, keys), (PatientNameIndex, toks),
+                            (PatientFollower, fols), (PatientNote, notes)):
+            db.session.execute(sa.insert(model), data)
+        return out
 
-    def meeting(self, cases: int = 1):
-        from esp_coord.meetings.models import Meeting, MeetingCase, MeetingInvitee
+    def notes(self, patient_id, k: int):
+        from esp_coord.patients.models import PatientNote
 
-        mid = uuid.uuid4()
-        starts = REFERENCE_NOW + timedelta(days=len(self.patients) % 20 + 1)
-        db.session.add(Meeting(id=mid, team_id=self.team.id, kind="rcp_sans", status="scheduled", starts_at=starts,
-                               ends_at=starts + timedelta(minutes=90), place_kind="practice", place="Cabinet",
-                               organiser_id=self.me.id, uid=f"rcp-{mid}@esp-coord", sequence=0,
-                               feed_changed_at=REFERENCE_NOW))
-        db.session.flush()
-        for j, u in enumerate(self.users):
-            db.session.add(MeetingInvitee(meeting_id=mid, user_id=u.id, response="accepted", present=j < 3))
-        for _ in range(cases):
-            self.case(mid)
-        return mid
+        rows = []
+        for _ in range(k):
+            nid = uuid.uuid4()
+            rows.append({"id": nid, "patient_id": patient_id, "team_id": self.team.id, "author_id": self.me.id,
+                         "category": "clinical", "version": 1, "created_at": REFERENCE_NOW,
+                         "body_enc": encrypt_text(patient_id, "patient_note", "body", nid, "Visite.")})
+        db.session.execute(sa.insert(PatientNote), rows)
 
-    def case(self, meeting_id):
+    def meetings(self, k: int, cases: int = 1) -> list[uuid.UUID]:
+        from esp_coord.meetings.models import Meeting, MeetingInvitee
+
+        out, ms, invs = [], [], []
+        for _ in range(k):
+            self.n += 1
+            mid = uuid.uuid4()
+            starts = REFERENCE_NOW + timedelta(days=self.n % 300 - 100)
+            ms.append({"id": mid, "team_id": self.team.id, "kind": "rcp_sans", "status": "scheduled",
+                       "starts_at": starts, "ends_at": starts + timedelta(minutes=90), "place_kind": "practice",
+                       "place": "Cabinet", "organiser_id": self.me.id, "uid": f"rcp-{mid}@esp-coord", "sequence": 0,
+                       "feed_changed_at": REFERENCE_NOW, "minutes_version": 1, **_stamp()})
+            invs += [{"id": uuid.uuid4(), "meeting_id": mid, "user_id": u.id, "response": "accepted",
+                      "responded_at": REFERENCE_NOW, "present": j < 3,
+                      "checked_in_at": starts if j < 3 else None, "check_in_method": "self" if j < 3 else None,
+                      **_stamp()} for j, u in enumerate(self.users)]
+            out.append(mid)
+        db.session.execute(sa.insert(Meeting), ms)
+        db.session.execute(sa.insert(MeetingInvitee), invs)
+        for mid in out:
+            self.cases(mid, cases)
+        return out
+
+    def cases(self, meeting_id, k: int):
         from esp_coord.meetings.models import MeetingCase
 
-        p = self.patient()
-        cid = uuid.uuid4()
-        db.session.add(MeetingCase(id=cid, meeting_id=meeting_id, team_id=self.team.id, patient_id=p.id,
-                                   presenter_id=self.me.id, created_by_id=self.me.id, position=len(self.patients),
-                                   question_enc=encrypt_text(p.id, "meeting_case", "question", cid, "Que faire ?")))
+        if not k:
+            return
+        rows = []
+        for pid in self.patients(k):
+            cid = uuid.uuid4()
+            rows.append({"id": cid, "meeting_id": meeting_id, "team_id": self.team.id, "patient_id": pid,
+                         "presenter_id": self.me.id, "created_by_id": self.me.id, "position": self.n, **_stamp(),
+                         "question_enc": encrypt_text(pid, "meeting_case", "question", cid, "Que faire ?")})
+        db.session.execute(sa.insert(MeetingCase), rows)
 
-    def task(self):
-        from esp_coord.tasks.services import create_task
+    def tasks(self, k: int):
+        from esp_coord.tasks.models import Task
 
-        p = self.patient()
-        create_task(team_id=self.team.id, owner_id=self.me.id, title="Suite de la RCP", detail="Appeler",
-                    patient_id=p.id, due_on=date.today() + timedelta(days=3), actor=self.me)
+        rows = []
+        for pid in self.patients(k):
+            tid = uuid.uuid4()
+            rows.append({"id": tid, "team_id": self.team.id, "owner_id": self.me.id, "patient_id": pid,
+                         "title": "Suite de la RCP", "status": "open", "created_by_id": self.me.id,
+                         "due_on": date.today() + timedelta(days=3), **_stamp(),
+                         "detail_enc": encrypt_text(pid, "task", "detail", tid, "Appeler.")})
+        db.session.execute(sa.insert(Task), rows)
 
-    def ledger(self):
+    def ledger(self, k: int):
         from esp_coord.activity.models import LedgerEntry
 
-        n = len(self.patients)
-        self.patients.append(None)
-        db.session.execute(sa.insert(LedgerEntry), [
-            _entry(uuid.uuid4(), self.team.id, self.users[n % 4].id, "COORD_AUTRE",
-                   date.today() - timedelta(days=n % 300), 60, 0, None, None, label="Coordination")])
+        rows = []
+        for _ in range(k):
+            self.n += 1
+            rows.append(_entry(uuid.uuid4(), self.team.id, self.users[self.n % 4].id, "COORD_AUTRE",
+                               date.today() - timedelta(days=self.n % 300), 60, 0, None, None, label="Coordination"))
+        db.session.execute(sa.insert(LedgerEntry), rows)
 
-    def plan(self):
+    def plans(self, k: int):
         from esp_coord.care_plans.models import CarePlan, CarePlanParticipant, CarePlanProblem, CarePlanReview
 
-        p = self.patient()
-        pid = uuid.uuid4()
-        db.session.add(CarePlan(id=pid, team_id=self.team.id, patient_id=p.id, number=len(self.patients),
-                                status="active", coordinator_id=self.me.id, opened_on=date.today(),
-                                next_review_on=date.today() + timedelta(days=len(self.patients)),
-                                trigger_enc=encrypt_text(p.id, "care_plan", "trigger", pid, "Chute"),
-                                current_version=1, consent_on=date.today(), consent_method="oral",
-                                consent_scope="care_and_help", created_by_id=self.me.id))
-        db.session.flush()
-        db.session.add(CarePlanParticipant(plan_id=pid, user_id=self.users[1].id))
-        prob = uuid.uuid4()
-        db.session.add(CarePlanProblem(id=prob, plan_id=pid, rank=1, category="health",
-                                       label_enc=encrypt_text(p.id, "care_plan_problem", "label", prob, "Chutes")))
-        rid = uuid.uuid4()
-        db.session.add(CarePlanReview(id=rid, plan_id=pid, status="validated", review_on=date.today(),
-                                      version_number=2))
+        plans, parts, probs, revs = [], [], [], []
+        for pid in self.patients(k):
+            self.n += 1
+            plan_id, prob = uuid.uuid4(), uuid.uuid4()
+            plans.append({"id": plan_id, "team_id": self.team.id, "patient_id": pid, "number": self.n,
+                          "status": "active", "coordinator_id": self.me.id, "opened_on": date.today(),
+                          "next_review_on": date.today() + timedelta(days=self.n % 200 - 50),
+                          "trigger_enc": encrypt_text(pid, "care_plan", "trigger", plan_id, "Chute"),
+                          "current_version": 1, "consent_on": date.today(), "consent_method": "oral",
+                          "consent_scope": "care_and_help", "created_by_id": self.me.id, **_stamp()})
+            parts.append({"plan_id": plan_id, "user_id": self.users[1].id})
+            probs.append({"id": prob, "plan_id": plan_id, "rank": 1, "category": "health", "patient_priority": False,
+                          "uncertain": False, **_stamp(),
+                          "label_enc": encrypt_text(pid, "care_plan_problem", "label", prob, "Chutes")})
+            revs.append({"id": uuid.uuid4(), "plan_id": plan_id, "status": "validated", "review_on": date.today(),
+                         "version_number": 2, **_stamp()})
+        for model, data in ((CarePlan, plans), (CarePlanParticipant, parts), (CarePlanProblem, probs),
+                            (CarePlanReview, revs)):
+            db.session.execute(sa.insert(model), data)
 
-    def protocol(self):
+    def protocols(self, k: int):
         from esp_coord.protocols.models import Protocol, ProtocolAuthor, ProtocolRole
 
-        prid = uuid.uuid4()
-        db.session.add(Protocol(id=prid, team_id=self.team.id, title=f"Protocole {len(self.patients)}",
-                                status="validated", version=1, validated_on=date.today(),
-                                next_review_on=date.today() + timedelta(days=700), created_by_id=self.me.id))
-        db.session.flush()
-        db.session.add(ProtocolRole(protocol_id=prid, profession_code="infirmier", description="Suivi", sort=0))
-        db.session.add(ProtocolAuthor(protocol_id=prid, user_id=self.me.id))
-        self.patients.append(None)
+        prs, roles, authors = [], [], []
+        for _ in range(k):
+            self.n += 1
+            prid = uuid.uuid4()
+            prs.append({"id": prid, "team_id": self.team.id, "title": f"Protocole {self.n}", "status": "validated",
+                        "version": 1, "validated_on": date.today(), "steps_json": "[]",
+                        "next_review_on": date.today() + timedelta(days=700), "created_by_id": self.me.id,
+                        **_stamp()})
+            roles.append({"id": uuid.uuid4(), "protocol_id": prid, "profession_code": "infirmier",
+                          "description": "Suivi", "sort": 0})
+            authors.append({"protocol_id": prid, "user_id": self.me.id})
+        for model, data in ((Protocol, prs), (ProtocolRole, roles), (ProtocolAuthor, authors)):
+            db.session.execute(sa.insert(model), data)
 
-    def claim(self):
+    def claims(self, k: int):
         from esp_coord.funding.models import Claim
 
-        n = len(self.patients)
-        self.patients.append(None)
-        db.session.add(Claim(team_id=self.team.id, period_kind="month", period_start=date(date.today().year, 1, 1),
-                             period_end=date(date.today().year, 1, 1) + timedelta(days=n), status="draft",
-                             created_by_id=self.me.id))
-        self.ledger()
+        rows = []
+        year = date.today().year
+        for _ in range(k):
+            self.n += 1
+            rows.append({"id": uuid.uuid4(), "team_id": self.team.id, "period_kind": "month",
+                         "period_start": date(year, 1, 1),
+                         "period_end": date(year, 1, 1) + timedelta(days=self.n % 360),
+                         "status": "draft", "created_by_id": self.me.id, **_stamp()})
+        db.session.execute(sa.insert(Claim), rows)
+        self.ledger(k)
+
+
+def _dashboard(w, k):
+    w.meetings(k)
+    w.tasks(k)
+    w.plans(k)
 
 
 PAGES = {
-    # name: (builder, url(world))
-    "dashboard": (lambda w: (w.meeting(), w.task(), w.plan()), lambda w: "/"),
-    "meetings_index": (lambda w: w.meeting(), lambda w: "/reunions/"),
-    "meeting_page": (lambda w: w.case(w.the_meeting), lambda w: f"/reunions/{w.team.id}/{w.the_meeting}"),
-    "patient_page": (lambda w: w.note(), lambda w: f"/patients/{w.team.id}/{w.first_patient.id}"),
-    "patients_list": (lambda w: w.patient(), lambda w: f"/patients/{w.team.id}/"),
-    "my_tasks": (lambda w: w.task(), lambda w: "/taches/"),
-    "team_activity": (lambda w: w.ledger(), lambda w: f"/actions/equipe/{w.team.id}"),
-    "pps_dashboard": (lambda w: w.plan(), lambda w: f"/pps/equipe/{w.team.id}"),
-    "protocols_index": (lambda w: w.protocol(), lambda w: "/protocoles/"),
-    "protocols_team": (lambda w: w.protocol(), lambda w: f"/protocoles/{w.team.id}/"),
-    "funding_home": (lambda w: w.claim(), lambda w: "/financement/"),
-    "funding_team": (lambda w: w.claim(), lambda w: f"/financement/equipe/{w.team.id}"),
+    # name: (builder(world, k units), url(world))
+    "dashboard": (_dashboard, lambda w: "/"),
+    "meetings_index": (lambda w, k: w.meetings(k), lambda w: "/reunions/"),
+    "meeting_page": (lambda w, k: w.cases(w.the_meeting, k), lambda w: f"/reunions/{w.team.id}/{w.the_meeting}"),
+    "patient_page": (lambda w, k: w.notes(w.the_patient, k), lambda w: f"/patients/{w.team.id}/{w.the_patient}"),
+    "patients_list": (lambda w, k: w.patients(k), lambda w: f"/patients/{w.team.id}/"),
+    "my_tasks": (lambda w, k: w.tasks(k), lambda w: "/taches/"),
+    "team_activity": (lambda w, k: w.ledger(k), lambda w: f"/actions/equipe/{w.team.id}"),
+    "pps_dashboard": (lambda w, k: w.plans(k), lambda w: f"/pps/equipe/{w.team.id}"),
+    "protocols_index": (lambda w, k: w.protocols(k), lambda w: "/protocoles/"),
+    "protocols_team": (lambda w, k: w.protocols(k), lambda w: f"/protocoles/{w.team.id}/"),
+    "funding_home": (lambda w, k: w.claims(k), lambda w: "/financement/"),
+    "funding_team": (lambda w, k: w.claims(k), lambda w: f"/financement/equipe/{w.team.id}"),
 }
 
 XFAIL: dict[str, str] = {}
@@ -188,20 +261,14 @@ def test_query_count_constant_when_data_grows(page, app, client, f):
         pytest.xfail(XFAIL[page])
     build, url_of = PAGES[page]
     w = World(f)
-    if page == "meeting_page":
-        w.the_meeting = w.meeting(cases=0)
-    if page == "patient_page":
-        from esp_coord.patients.services import add_note
-
-        w.patient()
-        w.note = lambda: add_note(w.first_patient, category="clinical", body="Visite.", actor=w.me)
-    build(w)
+    w.the_meeting = w.meetings(1, cases=0)[0]
+    w.the_patient = w.patients(1)[0]
+    build(w, 1)
     db.session.commit()
     f.login(client, w.me)
     url = url_of(w)
     small = count(client, url)
-    for _ in range(GROWTH - 1):
-        build(w)
+    build(w, GROWTH - 1)
     db.session.commit()
     big = count(client, url)
     assert len(small) == len(big), f"{page} {url}\n" + explain(small, big)

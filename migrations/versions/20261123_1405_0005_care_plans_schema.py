@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-23 13:31:33.172056
+Create Date: 2026-11-23 14:05:19.916354
 
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-11-23 13:31:36.716802
+Create Date: 2026-11-23 14:05:30.287482
 
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-23 13:31:31.976718
+Create Date: 2026-11-23 14:05:16.829631
 
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 13:31:31.167725
+Create Date: 2026-11-23 14:05:14.625023
 
 """
 from alembic import op

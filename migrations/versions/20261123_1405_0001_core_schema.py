@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:31:29.180138
+Create Date: 2026-11-23 14:05:09.223319
 
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 13:31:30.299827
+Create Date: 2026-11-23 14:05:12.876935
 
 """
 from alembic import op

@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-23 13:31:34.452747
+Create Date: 2026-11-23 14:05:23.762077
 
 """
 from alembic import op

@@ -163,10 +163,11 @@ def dashboard(team_id):
                   and p.patient_id not in with_record]
     names = {p.id: identity(p.patient).display_name for p in plans if p.status != "closed"}
     audit.record("care_plan.dashboard", team_id=team.id, object_type="team", object_id=team.id)
-    db.session.commit()
-    return render_template("care_plans/dashboard.html", team=team, membership=membership, counts=counts,
+    html = render_template("care_plans/dashboard.html", team=team, membership=membership, counts=counts,
                            due_soon=due_soon, overdue=overdue, no_consent=no_consent, names=names, svc=svc,
                            today=today, open_plans=[p for p in plans if p.status != "closed"])
+    db.session.commit()  # after rendering: committing first expired every plan and reloaded them one by one
+    return html
 
 
 # ---------------------------------------------------------------- open / header

@@ -22,14 +22,20 @@ _app = None
 
 def init_app(app) -> None:
     global _app
-    _app = app
+    if _app is None:
+        _app = app
     if app.config.get("HUEY_IMMEDIATE"):
         huey.immediate = True
     app.extensions["huey"] = huey
 
 
 def job_app():
-    """The Flask app for job bodies (the consumer builds one from the environment)."""
+    """The Flask app for job bodies: the current one (immediate mode, inside a request), else the
+    consumer's app built once from the environment."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return current_app._get_current_object()
     global _app
     if _app is None:
         from esp_coord import create_app

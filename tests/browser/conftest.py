@@ -197,20 +197,15 @@ def shot(page, name: str) -> Path:
     return path
 
 
-def shots(page, name: str) -> None:
-    """Desktop and phone screenshots of the current page (`<name>-desktop.png`, `<name>-phone.png`)."""
+def check_page(page, name: str) -> None:
+    """The page as it is shown, at desktop then phone size: axe (zero serious/critical violations) and a full-page
+    screenshot `docs/screenshots/<name>-desktop.png` / `<name>-phone.png`. The viewport is restored after."""
     current = page.viewport_size
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
+        axe_check(page, f"{name}-{label}")
         shot(page, f"{name}-{label}")
     page.set_viewport_size(current)
-
-
-def check_page(page, name: str, screenshots: bool = True) -> None:
-    """axe on the page as it is shown, then its screenshots."""
-    axe_check(page, name)
-    if screenshots:
-        shots(page, name)
 
 
 # ---------------------------------------------------------------- keyboard-only helpers

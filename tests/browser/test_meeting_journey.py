@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import PHONE, check_page, demo_totp, flash, kb_date, kb_time, login, tab_through
+from .conftest import check_page, demo_totp, flash, kb_date, kb_time, login, tab_through
 
 COORDINATOR = "sophie.bernard@demo.esp-coord.fr"
 GP = "claire.martin@demo.esp-coord.fr"
@@ -181,8 +181,3 @@ def test_coordinator_runs_a_meeting_from_poll_to_validated_minutes(live_server, 
     assert "Validé le" in claire.locator("p.status").inner_text()
     decision = claire.locator("section.case").first.get_by_label("Décision").input_value()
     assert decision == "Visite à domicile de l'infirmière et bilan de kinésithérapie."
-
-    # Phone-sized check of the meeting page.
-    page.set_viewport_size(PHONE)
-    page.goto(meeting_url)
-    check_page(page, "meeting-detail-phone", screenshots=False)

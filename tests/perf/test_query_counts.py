@@ -61,11 +61,31 @@ def _stamp():
     return {"created_at": now, "updated_at": now}
 
 
+_HASH: list[str] = []
+
+
+def _user(profession: str):
+    """Like f.user() but with one argon2 hash for the whole module (the tests log in through f.login)."""
+    from esp_coord.auth.models import User
+    from esp_coord.auth.passwords import hash_password
+    from esp_coord.auth.totp import new_secret, set_secret
+    from esp_coord.core.time import utc_now
+
+    if not _HASH:
+        _HASH.append(hash_password("correct horse battery staple 42"))
+    user = User(id=uuid.uuid4(), email=f"perf-{uuid.uuid4().hex[:12]}@example.org", first_name="Alex",
+                last_name="Testeur", profession_code=profession, password_hash=_HASH[0], totp_enabled_at=utc_now())
+    set_secret(user, new_secret())
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
 class World:
     def __init__(self, f):
         self.f = f
         self.team = f.team()
-        self.users = [f.user(p) for p in ("medecin_generaliste", "infirmier", "pharmacien", "masseur_kinesitherapeute")]
+        self.users = [_user(p) for p in ("medecin_generaliste", "infirmier", "pharmacien", "masseur_kinesitherapeute")]
         for u, role in zip(self.users, ("admin", "coordinator", "member", "member"), strict=True):
             f.member(self.team, u, role)
         self.me = self.users[0]
@@ -252,13 +272,23 @@ PAGES = {
     "funding_team": (lambda w, k: w.claims(k), lambda w: f"/financement/equipe/{w.team.id}"),
 }
 
-XFAIL: dict[str, str] = {}
+# N+1 reported to the integrator (issue 10 report, docs/benchmarks.md "Query counts"); strict: the test turns red
+# as soon as the page is fixed, so the mark is removed then.
+_KEY = "one patient_key SELECT per patient (crypto_service.data_key: no batch prefetch of data keys)"
+_AUDIT = "one hash-chained audit_event per patient row read (5 statements: 2 SELECT + 2 UPDATE audit_head, 1 INSERT)"
+XFAIL: dict[str, str] = {
+    "patients_list": f"patients.views.team_index: {_KEY} to decrypt each listed identity",
+    "my_tasks": f"tasks.views.mine: {_KEY} and {_AUDIT} for each task about a patient",
+    "meeting_page": f"meetings.views.detail: {_KEY} and {_AUDIT} (meeting.case.read) for each case",
+    # (the dashboard also committed before rendering, which re-loaded every plan one by one with its selectin
+    # relationships, 8 statements per plan: fixed in care_plans/views.py by rendering first, then committing)
+    "pps_dashboard": f"care_plans.views.dashboard: {_KEY} to decrypt each plan's patient name",
+}
 
 
-@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=XFAIL[p]))
+                                  if p in XFAIL else p for p in PAGES])
 def test_query_count_constant_when_data_grows(page, app, client, f):
-    if page in XFAIL:
-        pytest.xfail(XFAIL[page])
     build, url_of = PAGES[page]
     w = World(f)
     w.the_meeting = w.meetings(1, cases=0)[0]

@@ -461,8 +461,14 @@ def diff(before: dict, after: dict) -> list[str]:
 def _models():
     from esp_coord.activity.models import LedgerEntry
     from esp_coord.auth.models import Invitation, OutboxMessage
-    from esp_coord.care_plans.models import (CarePlan, CarePlanAction, CarePlanObjective, CarePlanProblem,
-                                             CarePlanReview, CarePlanVersion)
+    from esp_coord.care_plans.models import (
+        CarePlan,
+        CarePlanAction,
+        CarePlanObjective,
+        CarePlanProblem,
+        CarePlanReview,
+        CarePlanVersion,
+    )
     from esp_coord.funding.models import Claim
     from esp_coord.meetings.models import Meeting, MeetingCase
     from esp_coord.patients.models import Patient, PatientConsent, PatientNote

@@ -21,8 +21,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import csrf_from
-from tests.security.authz_rules import (LOGIN_REDIRECT_OK, ROLES, RUN_LAST, SESSION_CHANGING, World, expectation,
-                                        route_cases, rule_for, url_map_app)
+from tests.security.authz_rules import (
+    LOGIN_REDIRECT_OK,
+    ROLES,
+    RUN_LAST,
+    SESSION_CHANGING,
+    World,
+    expectation,
+    route_cases,
+    rule_for,
+    url_map_app,
+)
 
 _MAP_APP = url_map_app()
 _ROUTES = route_cases(_MAP_APP)
@@ -61,10 +70,11 @@ def world(request, tmp_path_factory):
         url = f"sqlite:///{tmp_path_factory.mktemp('authz') / 'world.db'}"
     w = World(url)
     with w.app.app_context():
+        import sqlalchemy as sa
+
+        from esp_coord.extensions import db
         from esp_coord.patients.access import identity
         from esp_coord.patients.models import Patient
-        from esp_coord.extensions import db
-        import sqlalchemy as sa
 
         names = set()
         for p in db.session.execute(sa.select(Patient)).scalars():

@@ -22,11 +22,21 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.security.authz_rules import RUN_LAST, SESSION_CHANGING, World, build_url, diff, route_cases
 
+# Confirmed 5xx reported to the integrator (each has a strict xfail reproduction at the end of this file); the
+# fuzzer does not stop on them but still fuzzes the other fields of these forms.
+HUGE_INT = "9" * 400
+_OVERFLOW = "IntegerField + NumberRange: int('9'*400) → OverflowError in WTForms math.isnan → 500 instead of 400"
+KNOWN_5XX = {
+    "activity.new": _OVERFLOW,
+    "protocols.add_meeting": _OVERFLOW,
+    "funding.projet_edit": _OVERFLOW,
+    "funding.claim_new": _OVERFLOW,
+}
 TOTAL = int(os.environ.get("ESP_FUZZ_EXAMPLES", "1500"))
 MARK = "<script>espxss()</script>"
 MARK_RAW = "<script>espxss"
@@ -91,7 +101,6 @@ NASTY = [
 
 
 def value_strategy(field):
-    kind = field["type"]
     valid = [v for v in field["values"] if v is not None]
     choices = [st.sampled_from(NASTY), st.text(max_size=300), st.text(min_size=1, max_size=20).map(lambda t: t * 300),
                st.integers(min_value=-(10 ** 30), max_value=10 ** 30).map(str),
@@ -162,7 +171,7 @@ def discover(world):
                 continue
             if target in SKIP_ACTIONS or (form["method"] == "GET" and not form["fields"]):
                 continue
-            key = (form["method"], action, tuple(sorted(form["fields"])))
+            key = (form["method"], target, tuple(sorted(form["fields"])))  # one form per endpoint and field set
             if key in seen:
                 continue
             seen.add(key)
@@ -174,7 +183,6 @@ def discover(world):
 # -------------------------------------------------------------------------------------------------- the test
 def test_fuzz_every_form_and_query_parameter(world):
     from esp_coord.extensions import limiter
-
     from tests.conftest import csrf_from
 
     started = time.monotonic()
@@ -186,11 +194,13 @@ def test_fuzz_every_form_and_query_parameter(world):
     counter = {"inputs": 0, "400": 0, "2xx/3xx": 0}
     failures: list[str] = []
     timing: dict = {}
+    known: list[str] = []
 
     for form in forms:
         strategy = form_strategy(form)
 
         @settings(max_examples=per_form, deadline=None, database=None, derandomize=True,
+                  phases=[Phase.explicit, Phase.generate],  # no shrinking: report the first failing input
                   suppress_health_check=list(HealthCheck))
         @given(data=strategy)
         def fuzz(data):
@@ -214,6 +224,9 @@ def test_fuzz_every_form_and_query_parameter(world):
                                    or any(isinstance(v, bytes) for v in payload.values()) else None)
             status = resp.status_code
             where = f"{form['method']} {form['action']} ({form['endpoint']}) with {_short(payload)}"
+            if status >= 500 and form["endpoint"] in KNOWN_5XX:
+                known.append(f"{where} -> {status} (known: {KNOWN_5XX[form['endpoint']]})")
+                return
             assert status < 500, f"{where} -> {status}"
             text = resp.get_data(as_text=True) if resp.mimetype.startswith("text/") else ""
             assert MARK_RAW not in text.lower(), f"{where}: unescaped <script> marker in the response"
@@ -233,6 +246,8 @@ def test_fuzz_every_form_and_query_parameter(world):
     print(f"\nfuzzing: {len(forms)} forms, {counter['inputs']} generated inputs, {counter['400']} answered 400, "
           f"{counter['2xx/3xx']} accepted; discovery {discovered - started:.0f} s, fuzzing "
           f"{time.monotonic() - discovered:.0f} s; slowest forms: {sorted(timing.items(), key=lambda x: -x[1])[:5]}")
+    if known:
+        print(f"known bugs hit (xfail tests below): {len(known)}, e.g. {known[0]}")
     assert not failures, f"{len(failures)} forms failed:\n" + "\n\n".join(failures)
     assert counter["inputs"] >= min(TOTAL, len(forms) * 3) * 0.8, counter
 
@@ -240,3 +255,39 @@ def test_fuzz_every_form_and_query_parameter(world):
 def _short(payload):
     return {k: (v[:60] + f"…({len(v)})" if isinstance(v, str) and len(v) > 60 else
                 (f"<{len(v)} bytes>" if isinstance(v, bytes) else v)) for k, v in payload.items()}
+
+
+# ------------------------------------------------------------------------------------- confirmed bugs (xfail)
+def _post_as(world, role, url, data, page=None):
+    from tests.conftest import csrf_from
+
+    client = world.client(role)
+    token = csrf_from(client.get(page or "/compte").get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token})
+
+
+def _url(world, endpoint):
+    rule = next(r for r in world.app.url_map.iter_rules() if r.endpoint == endpoint)
+    return build_url(world, rule, "admin")
+
+
+def _projet_int_field():
+    from esp_coord.funding.forms import PROJET_FIELDS
+
+    return next(k for k, _label, kind in PROJET_FIELDS if kind == "int")
+
+
+OVERFLOW_CASES = [("activity.new", "patient_count"), ("activity.new", "duration_minutes"),
+                  ("protocols.add_meeting", "duration_minutes"), ("funding.projet_edit", None),
+                  ("funding.claim_new", "year")]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG reported to the integrator: " + _OVERFLOW)
+@pytest.mark.parametrize(("endpoint", "field"), OVERFLOW_CASES)
+def test_bug_huge_integer_is_a_400_not_a_500(world, endpoint, field):
+    field = field or _projet_int_field()
+    data = {field: HUGE_INT, "held_on": "2026-01-01"}
+    before = world.snapshot()
+    resp = _post_as(world, "admin", _url(world, endpoint), data)
+    assert resp.status_code == 400, resp.status_code
+    assert not diff(before, world.snapshot())

@@ -73,14 +73,15 @@ def profile(env: dict, cookie: str, pages) -> dict:
     common.use_env(env)
     app = create_app("production")
     client = app.test_client()
+    key, value = cookie.split("=", 1)
+    client.set_cookie(key, value)  # the test client replaces a Cookie header with its own jar
     out = {}
     for name, url in pages:
-        headers = {"Cookie": cookie}
-        client.get(url, headers=headers)
+        assert client.get(url).status_code == 200, url
         prof = Profiler(interval=0.0005)
         prof.start()
         for _ in range(5):
-            client.get(url, headers=headers)
+            client.get(url)
         prof.stop()
         out[name] = prof.output_text(unicode=True, color=False, show_all=False)
     return out
@@ -119,6 +120,7 @@ def main(argv=None) -> dict:
                          common.measure(pool, p_app, "/sante", {}, opts.requests, opts.clients)))
             for name, path in info["pages"]:
                 rows.append((name, path, common.measure(pool, p_app, path, headers, opts.requests, opts.clients)))
+                print(f"measured {name}: {rows[-1][2]['rps']:.1f} req/s", file=sys.stderr, flush=True)
         profiles = profile(env, info["cookie"], info["pages"]) if opts.profile else {}
     finally:
         common.stop(procs)

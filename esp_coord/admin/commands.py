@@ -93,23 +93,16 @@ def restore_command(archive: Path, force: bool) -> None:
 # ---------------------------------------------------------------- audit export / purge
 
 
+# export key -> key of the hashed canonical form (core.audit AuditEvent.canonical), which formats the values
+_EXPORT_KEYS = {"seq": "seq", "occurred_at": "at", "actor_id": "actor", "team_id": "team", "patient_id": "patient",
+                "action": "action", "object_type": "otype", "object_id": "oid", "outcome": "outcome", "ip": "ip",
+                "request_id": "rid", "details": "details"}
+
+
 def _row_dict(row) -> dict:
-    return {
-        "seq": row.seq,
-        "occurred_at": row.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "actor_id": str(row.actor_id) if row.actor_id else None,
-        "team_id": str(row.team_id) if row.team_id else None,
-        "patient_id": str(row.patient_id) if row.patient_id else None,
-        "action": row.action,
-        "object_type": row.object_type,
-        "object_id": row.object_id,
-        "outcome": row.outcome,
-        "ip": row.ip,
-        "request_id": row.request_id,
-        "details": row.details,
-        "prev_hash": row.prev_hash,
-        "hash": row.hash,
-    }
+    canonical = json.loads(row.canonical())
+    return {key: canonical[source] for key, source in _EXPORT_KEYS.items()} | {"prev_hash": row.prev_hash,
+                                                                                "hash": row.hash}
 
 
 @click.command("export")

@@ -154,6 +154,27 @@ def _audit(action: str, plan: CarePlan, actor, *, object_type="care_plan", objec
                  object_id=object_id or plan.id, details=details or None)
 
 
+def _item_changed(plan: CarePlan, actor, item, verb: str) -> None:
+    """Flush a change to a problem, objective or action of the plan and audit it as care_plan.<kind>.<verb>."""
+    db.session.flush()
+    table = item.__tablename__
+    _audit(f"care_plan.{table.removeprefix('care_plan_')}.{verb}", plan, actor, object_type=table,
+           object_id=item.id)
+
+
+def _saved(created: bool) -> str:
+    return "create" if created else "update"
+
+
+def _delete_item(plan: CarePlan, item, containers, actor) -> None:
+    """Delete an objective or an action: take it out of whichever list holds it, then flush and audit."""
+    for items in containers:
+        if item in items:
+            items.remove(item)
+    db.session.delete(item)
+    _item_changed(plan, actor, item, "delete")
+
+
 # ---------------------------------------------------------------- header
 
 
@@ -262,9 +283,7 @@ def save_problem(plan: CarePlan, *, category: str, label: str, patient_priority:
     else:
         problem.patient_priority = False
     _renumber(plan)
-    db.session.flush()
-    _audit("care_plan.problem." + ("create" if created else "update"), plan, actor,
-           object_type="care_plan_problem", object_id=problem.id)
+    _item_changed(plan, actor, problem, _saved(created))
     return problem
 
 
@@ -276,8 +295,7 @@ def move_problem(plan: CarePlan, problem: CarePlanProblem, direction: int, *, ac
     if 0 <= j < len(problems) and not problems[j].patient_priority and not problem.patient_priority:
         problems[i].rank, problems[j].rank = problems[j].rank, problems[i].rank
     _renumber(plan)
-    db.session.flush()
-    _audit("care_plan.problem.move", plan, actor, object_type="care_plan_problem", object_id=problem.id)
+    _item_changed(plan, actor, problem, "move")
 
 
 def delete_problem(plan: CarePlan, problem: CarePlanProblem, *, actor) -> None:
@@ -285,8 +303,7 @@ def delete_problem(plan: CarePlan, problem: CarePlanProblem, *, actor) -> None:
     plan.problems.remove(problem)
     db.session.delete(problem)
     _renumber(plan)
-    db.session.flush()
-    _audit("care_plan.problem.delete", plan, actor, object_type="care_plan_problem", object_id=problem.id)
+    _item_changed(plan, actor, problem, "delete")
 
 
 def save_objective(plan: CarePlan, problem: CarePlanProblem, *, text: str, criterion: str | None = None,
@@ -304,20 +321,13 @@ def save_objective(plan: CarePlan, problem: CarePlanProblem, *, text: str, crite
     objective.text_enc = enc(pid, "care_plan_objective", "text", objective.id, text)
     objective.criterion_enc = enc(pid, "care_plan_objective", "criterion", objective.id, criterion)
     objective.result_enc = enc(pid, "care_plan_objective", "result", objective.id, result)
-    db.session.flush()
-    _audit("care_plan.objective." + ("create" if created else "update"), plan, actor,
-           object_type="care_plan_objective", object_id=objective.id)
+    _item_changed(plan, actor, objective, _saved(created))
     return objective
 
 
 def delete_objective(plan: CarePlan, objective: CarePlanObjective, *, actor) -> None:
     ensure_editable(plan)
-    for problem in plan.problems:
-        if objective in problem.objectives:
-            problem.objectives.remove(objective)
-    db.session.delete(objective)
-    db.session.flush()
-    _audit("care_plan.objective.delete", plan, actor, object_type="care_plan_objective", object_id=objective.id)
+    _delete_item(plan, objective, [problem.objectives for problem in plan.problems], actor)
 
 
 @dataclass
@@ -376,21 +386,14 @@ def save_action(plan: CarePlan, objective: CarePlanObjective, data: ActionData, 
     action.when_enc = enc(pid, "care_plan_action", "when", action.id, data.when)
     action.due_on = data.due_on
     action.volet = data.volet
-    db.session.flush()
-    _audit("care_plan.action." + ("create" if created else "update"), plan, actor,
-           object_type="care_plan_action", object_id=action.id)
+    _item_changed(plan, actor, action, _saved(created))
     return action
 
 
 def delete_action(plan: CarePlan, action: CarePlanAction, *, actor) -> None:
     ensure_editable(plan)
-    for problem in plan.problems:
-        for objective in problem.objectives:
-            if action in objective.actions:
-                objective.actions.remove(action)
-    db.session.delete(action)
-    db.session.flush()
-    _audit("care_plan.action.delete", plan, actor, object_type="care_plan_action", object_id=action.id)
+    _delete_item(plan, action, [objective.actions for problem in plan.problems for objective in problem.objectives],
+                 actor)
 
 
 # ---------------------------------------------------------------- consent

@@ -126,6 +126,36 @@ def _render_show(team, membership, plan, error=None, status=200):
     return render_template("care_plans/show.html", error=error, **ctx), status
 
 
+def _show_url(team, plan, anchor=""):
+    return url_for("care_plans.show", team_id=team.id, plan_id=plan.id) + anchor
+
+
+def _save(action, message, target, plan=None, **where):
+    """Run a form's service call: commit, flash ``message`` and redirect to ``target`` → (response, None).
+
+    ``message`` and ``target`` may be callables taking the action's result. On ``CarePlanError`` nothing is
+    kept and the refusal is traced (see ``_refused``) → (None, French message), for the form to be shown again.
+    """
+    try:
+        result = action()
+        db.session.commit()
+    except svc.CarePlanError as exc:
+        return None, _refused(str(exc), plan, **where)
+    flash(message(result) if callable(message) else message, "success")
+    return redirect(target(result) if callable(target) else target), None
+
+
+def _plan_op(team, membership, plan, action, target):
+    """Run a state change posted from the plan page: commit and redirect to ``target`` (may be a callable of the
+    action's result), or show the plan again with the refusal (400)."""
+    try:
+        result = action()
+        db.session.commit()
+    except svc.CarePlanError as exc:
+        return _render_show(team, membership, plan, error=_refused(str(exc), plan), status=400)
+    return redirect(target(result) if callable(target) else target)
+
+
 # ---------------------------------------------------------------- lists
 
 
@@ -207,14 +237,11 @@ def for_patient(team_id, patient_id):
         case_id = parse_uuid(request.args.get("case"))
         form.source_meeting_case_id.data = str(case_id) if case_id else ""
     elif form.validate_on_submit():
-        try:
-            plan = svc.create_plan(team, patient, _header_data(form), actor=current_user)
-            db.session.commit()
-            flash(_("Care plan opened as a draft. Add the problems, objectives and actions, then validate it."),
-                  "success")
-            return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id))
-        except svc.CarePlanError as exc:
-            error = _refused(str(exc), team_id=team.id, patient_id=patient.id)
+        done, error = _save(lambda: svc.create_plan(team, patient, _header_data(form), actor=current_user),
+                            _("Care plan opened as a draft. Add the problems, objectives and actions, then validate "
+                              "it."), lambda plan: _show_url(team, plan), team_id=team.id, patient_id=patient.id)
+        if done is not None:
+            return done
     return render_template("care_plans/plan_form.html", form=form, team=team, plan=None, error=error,
                            patient_name=identity(patient).display_name,
                            patient=patient), 400 if request.method == "POST" else 200
@@ -253,13 +280,10 @@ def edit(team_id, plan_id):
             error = str(svc.CarePlanError(_("Version %(n)s of this care plan is validated and frozen. Start a "
                                             "review to change the plan.", n=plan.current_version)))
     elif form.validate_on_submit():
-        try:
-            svc.update_header(plan, _header_data(form), actor=current_user)
-            db.session.commit()
-            flash(_("Care plan saved."), "success")
-            return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id))
-        except svc.CarePlanError as exc:
-            error = _refused(str(exc), plan)
+        done, error = _save(lambda: svc.update_header(plan, _header_data(form), actor=current_user),
+                            _("Care plan saved."), _show_url(team, plan), plan)
+        if done is not None:
+            return done
     return render_template("care_plans/plan_form.html", form=form, team=team, plan=plan, error=error,
                            patient_name=identity(plan.patient).display_name,
                            patient=plan.patient), 400 if request.method == "POST" else 200
@@ -292,15 +316,13 @@ def problem(team_id, plan_id, problem_id):
         form.uncertain.data = item.uncertain
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                svc.save_problem(plan, category=form.category.data, label=form.label.data,
-                                 patient_priority=form.patient_priority.data, uncertain=form.uncertain.data,
-                                 problem=item, actor=current_user)
-                db.session.commit()
-                flash(_("Problem saved."), "success")
-                return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id) + "#problemes")
-            except svc.CarePlanError as exc:
-                error = _refused(str(exc), plan)
+            done, error = _save(lambda: svc.save_problem(plan, category=form.category.data, label=form.label.data,
+                                                         patient_priority=form.patient_priority.data,
+                                                         uncertain=form.uncertain.data, problem=item,
+                                                         actor=current_user),
+                                _("Problem saved."), _show_url(team, plan, "#problemes"), plan)
+            if done is not None:
+                return done
         return _item_page("care_plans/problem_form.html", team, plan, form, 400, error, item=item)
     return _item_page("care_plans/problem_form.html", team, plan, form, 200, item=item)
 
@@ -312,15 +334,13 @@ def problem_op(team_id, plan_id, problem_id, op):
     item = _child(CarePlanProblem, problem_id, plan)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
+    def change():
         if op == "supprimer":
             svc.delete_problem(plan, item, actor=current_user)
         else:
             svc.move_problem(plan, item, -1 if op == "monter" else 1, actor=current_user)
-        db.session.commit()
-    except svc.CarePlanError as exc:
-        return _render_show(team, membership, plan, error=_refused(str(exc), plan), status=400)
-    return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id) + "#problemes")
+
+    return _plan_op(team, membership, plan, change, _show_url(team, plan, "#problemes"))
 
 
 @bp.route("/equipe/<team_id>/plan/<plan_id>/probleme/<problem_id>/objectif/nouveau", methods=["GET", "POST"],
@@ -341,14 +361,12 @@ def objective(team_id, plan_id, problem_id, objective_id):
                                                getattr(item, f"{name}_enc"))
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                svc.save_objective(plan, prob, text=form.text.data, criterion=form.criterion.data,
-                                   result=form.result.data, objective=item, actor=current_user)
-                db.session.commit()
-                flash(_("Objective saved."), "success")
-                return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id) + f"#p-{prob.id}")
-            except svc.CarePlanError as exc:
-                error = _refused(str(exc), plan)
+            done, error = _save(lambda: svc.save_objective(plan, prob, text=form.text.data,
+                                                           criterion=form.criterion.data, result=form.result.data,
+                                                           objective=item, actor=current_user),
+                                _("Objective saved."), _show_url(team, plan, f"#p-{prob.id}"), plan)
+            if done is not None:
+                return done
         return _item_page("care_plans/objective_form.html", team, plan, form, 400, error, item=item, problem=prob,
                           problem_label=svc.txt(plan, "care_plan_problem", "label", prob.id, prob.label_enc))
     return _item_page("care_plans/objective_form.html", team, plan, form, 200, item=item, problem=prob,
@@ -362,12 +380,8 @@ def objective_delete(team_id, plan_id, objective_id):
     item = _child(CarePlanObjective, objective_id, plan)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.delete_objective(plan, item, actor=current_user)
-        db.session.commit()
-    except svc.CarePlanError as exc:
-        return _render_show(team, membership, plan, error=_refused(str(exc), plan), status=400)
-    return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id) + "#problemes")
+    return _plan_op(team, membership, plan, lambda: svc.delete_objective(plan, item, actor=current_user),
+                    _show_url(team, plan, "#problemes"))
 
 
 def _action_data(form: ActionForm) -> svc.ActionData:
@@ -410,13 +424,11 @@ def action(team_id, plan_id, objective_id, action_id):
                objective_text=svc.txt(plan, "care_plan_objective", "text", obj.id, obj.text_enc))
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                svc.save_action(plan, obj, _action_data(form), action=item, actor=current_user)
-                db.session.commit()
-                flash(_("Action saved."), "success")
-                return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id) + f"#o-{obj.id}")
-            except svc.CarePlanError as exc:
-                error = _refused(str(exc), plan)
+            done, error = _save(lambda: svc.save_action(plan, obj, _action_data(form), action=item,
+                                                        actor=current_user),
+                                _("Action saved."), _show_url(team, plan, f"#o-{obj.id}"), plan)
+            if done is not None:
+                return done
         return _item_page("care_plans/action_form.html", team, plan, form, 400, error, **ctx)
     return _item_page("care_plans/action_form.html", team, plan, form, 200, **ctx)
 
@@ -428,12 +440,8 @@ def action_delete(team_id, plan_id, action_id):
     item = _child(CarePlanAction, action_id, plan)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.delete_action(plan, item, actor=current_user)
-        db.session.commit()
-    except svc.CarePlanError as exc:
-        return _render_show(team, membership, plan, error=_refused(str(exc), plan), status=400)
-    return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id) + "#problemes")
+    return _plan_op(team, membership, plan, lambda: svc.delete_action(plan, item, actor=current_user),
+                    _show_url(team, plan, "#problemes"))
 
 
 # ---------------------------------------------------------------- consent, validation, reviews, closing
@@ -450,14 +458,11 @@ def consent(team_id, plan_id):
         form.method.data = plan.consent_method
         form.scope.data = plan.consent_scope or "care_and_help"
     elif form.validate_on_submit():
-        try:
-            svc.record_consent(plan, on=form.consent_on.data, method=form.method.data, scope=form.scope.data,
-                               actor=current_user)
-            db.session.commit()
-            flash(_("Consent recorded."), "success")
-            return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id))
-        except svc.CarePlanError as exc:
-            error = _refused(str(exc), plan)
+        done, error = _save(lambda: svc.record_consent(plan, on=form.consent_on.data, method=form.method.data,
+                                                       scope=form.scope.data, actor=current_user),
+                            _("Consent recorded."), _show_url(team, plan), plan)
+        if done is not None:
+            return done
     return _item_page("care_plans/consent_form.html", team, plan, form, 400 if request.method == "POST" else 200,
                       error)
 
@@ -469,13 +474,13 @@ def validate(team_id, plan_id):
     form = ValidateForm()
     if not form.validate_on_submit():
         return _render_show(team, membership, plan, error=_refused(_("Invalid date."), plan), status=400)
-    try:
-        version = svc.validate_plan(plan, next_review_on=form.next_review_on.data, actor=current_user)
-        db.session.commit()
-    except svc.CarePlanError as exc:
-        return _render_show(team, membership, plan, error=_refused(str(exc), plan), status=400)
-    flash(_("Care plan validated: version %(n)s is frozen.", n=version.number), "success")
-    return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id))
+    def validated(version):
+        flash(_("Care plan validated: version %(n)s is frozen.", n=version.number), "success")
+        return _show_url(team, plan)
+
+    return _plan_op(team, membership, plan,
+                    lambda: svc.validate_plan(plan, next_review_on=form.next_review_on.data, actor=current_user),
+                    validated)
 
 
 @bp.post("/equipe/<team_id>/plan/<plan_id>/revision")
@@ -484,12 +489,9 @@ def review_start(team_id, plan_id):
     _require_visible(plan)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        review = svc.start_review(plan, actor=current_user)
-        db.session.commit()
-    except svc.CarePlanError as exc:
-        return _render_show(team, membership, plan, error=_refused(str(exc), plan), status=400)
-    return redirect(url_for("care_plans.review", team_id=team.id, plan_id=plan.id, review_id=review.id))
+    return _plan_op(team, membership, plan, lambda: svc.start_review(plan, actor=current_user),
+                    lambda review: url_for("care_plans.review", team_id=team.id, plan_id=plan.id,
+                                           review_id=review.id))
 
 
 def _review_data(form: ReviewForm) -> svc.ReviewData:
@@ -520,18 +522,17 @@ def review(team_id, plan_id, review_id):
                      object_type="care_plan_review", object_id=item.id)
         db.session.commit()
     elif form.validate_on_submit():
-        try:
+        validating = request.form.get("then") == "validate"
+
+        def save():
             svc.update_review(plan, item, _review_data(form), actor=current_user)
-            if request.form.get("then") == "validate":
-                version = svc.validate_review(plan, item, actor=current_user)
-                db.session.commit()
-                flash(_("Review validated: version %(n)s is frozen.", n=version.number), "success")
-            else:
-                db.session.commit()
-                flash(_("Review saved. Update the plan if needed, then validate the review."), "success")
-            return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id))
-        except svc.CarePlanError as exc:
-            error = _refused(str(exc), plan)
+            return svc.validate_review(plan, item, actor=current_user) if validating else None
+
+        done, error = _save(save, lambda version: _("Review validated: version %(n)s is frozen.", n=version.number)
+                            if validating else _("Review saved. Update the plan if needed, then validate the review."),
+                            _show_url(team, plan), plan)
+        if done is not None:
+            return done
     return _item_page("care_plans/review_form.html", team, plan, form, 400 if request.method == "POST" else 200,
                       error, item=item)
 
@@ -544,13 +545,10 @@ def close(team_id, plan_id):
     error = None
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                svc.close_plan(plan, reason=form.reason.data, actor=current_user)
-                db.session.commit()
-                flash(_("Care plan closed."), "success")
-                return redirect(url_for("care_plans.show", team_id=team.id, plan_id=plan.id))
-            except svc.CarePlanError as exc:
-                error = _refused(str(exc), plan)
+            done, error = _save(lambda: svc.close_plan(plan, reason=form.reason.data, actor=current_user),
+                                _("Care plan closed."), _show_url(team, plan), plan)
+            if done is not None:
+                return done
         return _item_page("care_plans/close_form.html", team, plan, form, 400, error)
     return _item_page("care_plans/close_form.html", team, plan, form, 200)
 

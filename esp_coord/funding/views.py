@@ -214,30 +214,31 @@ def claim(team_id, claim_id):
                            type_labels={t["code"]: t["label"] for t in data["types"]})
 
 
-@bp.post("/equipe/<team_id>/demandes/<claim_id>/soumettre")
-def claim_submit(team_id, claim_id):
-    team, _m, claim = _claim(team_id, claim_id, "coordinator")
+def _claim_action(team, claim, action, message: str, target: str):
+    """Run a coordinator's action on a claim: commit, confirm and go to ``target``; a refusal is flashed and the
+    claim shown again (303)."""
     try:
-        svc.submit_claim(claim, actor=current_user)
+        action(claim, actor=current_user)
     except svc.FundingError as exc:
         flash(str(exc), "error")
         return redirect(url_for("funding.claim", team_id=team.id, claim_id=claim.id)), 303
     db.session.commit()
-    flash(_("Claim submitted and frozen. Its SHA-256 fingerprint is printed on every page of the PDF."), "success")
-    return redirect(url_for("funding.claim", team_id=team.id, claim_id=claim.id))
+    flash(message, "success")
+    return redirect(target)
+
+
+@bp.post("/equipe/<team_id>/demandes/<claim_id>/soumettre")
+def claim_submit(team_id, claim_id):
+    team, _m, claim = _claim(team_id, claim_id, "coordinator")
+    return _claim_action(team, claim, svc.submit_claim,
+                         _("Claim submitted and frozen. Its SHA-256 fingerprint is printed on every page of the PDF."),
+                         url_for("funding.claim", team_id=team.id, claim_id=claim.id))
 
 
 @bp.post("/equipe/<team_id>/demandes/<claim_id>/supprimer")
 def claim_delete(team_id, claim_id):
     team, _m, claim = _claim(team_id, claim_id, "coordinator")
-    try:
-        svc.delete_draft(claim, actor=current_user)
-    except svc.FundingError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("funding.claim", team_id=team.id, claim_id=claim.id)), 303
-    db.session.commit()
-    flash(_("Draft deleted."), "success")
-    return redirect(url_for("funding.team", team_id=team.id))
+    return _claim_action(team, claim, svc.delete_draft, _("Draft deleted."), url_for("funding.team", team_id=team.id))
 
 
 @bp.get("/equipe/<team_id>/demandes/<claim_id>/demande.pdf")

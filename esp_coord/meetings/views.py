@@ -89,6 +89,50 @@ def _field_error(form, err: svc.MeetingError, general: list):
         general.append(err.message)
 
 
+def _detail_url(team, meeting):
+    return url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id)
+
+
+def _minutes_url(team, meeting, anchor=""):
+    return url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id) + anchor
+
+
+def _attempt(action, success, target, on_error):
+    """Run a service call and commit; flash ``success`` and redirect to ``target``.
+
+    ``success`` and ``target`` may be callables taking the action's result. On ``MeetingError`` the session is
+    rolled back and ``on_error(err)`` is returned (``None`` lets a form view fall through to its re-render).
+    """
+    try:
+        result = action()
+    except svc.MeetingError as err:
+        db.session.rollback()
+        return on_error(err)
+    db.session.commit()
+    flash(success(result) if callable(success) else success, "success")
+    return redirect(target(result) if callable(target) else target)
+
+
+def _require_valid(form):
+    if not form.validate_on_submit():
+        raise svc.MeetingError(_("The form has expired; please try again."))
+
+
+def _flash_error(target):
+    def on_error(err):
+        flash(err.message, "error")
+        return redirect(target)
+    return on_error
+
+
+def _detail_error(team, membership, meeting, **kwargs):
+    return lambda err: _render_detail(team, membership, meeting, errors=[err.message], status=400, **kwargs)
+
+
+def _minutes_error(team, membership, meeting, **kwargs):
+    return lambda err: _render_minutes(team, membership, meeting, errors=[err.message], status=400, **kwargs)
+
+
 def _form_choices(form, team):
     form.kind.choices = list(svc.kind_labels().items())
     form.place_kind.choices = list(svc.place_labels().items())
@@ -146,19 +190,18 @@ def new_meeting(team_id):
     errors: list[str] = []
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
+            def create():
                 starts = parse_local(form.day.data, form.start.data, "day")
                 ends = parse_local(form.day.data, form.end.data, "end")
-                meeting = svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
-                                             place=form.place.data, visio_url=form.visio_url.data,
-                                             invitee_ids=form.invitees.data, actor=current_user,
-                                             starts_at=starts, ends_at=ends)
-                db.session.commit()
-                flash(_("Meeting scheduled; the invitations have been sent."), "success")
-                return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-            except svc.MeetingError as err:
-                db.session.rollback()
-                _field_error(form, err, errors)
+                return svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
+                                          place=form.place.data, visio_url=form.visio_url.data,
+                                          invitee_ids=form.invitees.data, actor=current_user,
+                                          starts_at=starts, ends_at=ends)
+
+            done = _attempt(create, _("Meeting scheduled; the invitations have been sent."),
+                            lambda meeting: _detail_url(team, meeting), lambda err: _field_error(form, err, errors))
+            if done is not None:
+                return done
         else:
             errors.append(_("The form has expired; please try again."))
     return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=False,
@@ -184,7 +227,7 @@ def new_poll(team_id):
     rows = _slot_rows()
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
+            def create():
                 slots = []
                 for row in rows:
                     if not any(v.strip() for v in row.values()):
@@ -194,15 +237,14 @@ def new_poll(team_id):
                     if start is None or end is None:
                         raise svc.MeetingError(_("Give a date, a start time and an end time."), "slots")
                     slots.append((start, end))
-                meeting = svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
-                                             place=form.place.data, visio_url=form.visio_url.data,
-                                             invitee_ids=form.invitees.data, actor=current_user, slots=slots)
-                db.session.commit()
-                flash(_("Date poll opened: the invited members can answer in the app."), "success")
-                return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-            except svc.MeetingError as err:
-                db.session.rollback()
-                _field_error(form, err, errors)
+                return svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
+                                          place=form.place.data, visio_url=form.visio_url.data,
+                                          invitee_ids=form.invitees.data, actor=current_user, slots=slots)
+
+            done = _attempt(create, _("Date poll opened: the invited members can answer in the app."),
+                            lambda meeting: _detail_url(team, meeting), lambda err: _field_error(form, err, errors))
+            if done is not None:
+                return done
         else:
             errors.append(_("The form has expired; please try again."))
     return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=True, rows=rows,
@@ -230,19 +272,18 @@ def edit(team_id, meeting_id):
         return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=False,
                                meeting=meeting)
     if form.validate_on_submit():
-        try:
+        def update():
             starts = parse_local(form.day.data, form.start.data, "day")
             ends = parse_local(form.day.data, form.end.data, "end")
-            changed = svc.update_meeting(meeting, actor=current_user, starts_at=starts, ends_at=ends,
-                                         place_kind=form.place_kind.data, place=form.place.data,
-                                         visio_url=form.visio_url.data, invitee_ids=form.invitees.data)
-            db.session.commit()
-            flash(_("Meeting updated; the invitees have been informed.") if changed else _("Nothing changed."),
-                  "success")
-            return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-        except svc.MeetingError as err:
-            db.session.rollback()
-            _field_error(form, err, errors)
+            return svc.update_meeting(meeting, actor=current_user, starts_at=starts, ends_at=ends,
+                                      place_kind=form.place_kind.data, place=form.place.data,
+                                      visio_url=form.visio_url.data, invitee_ids=form.invitees.data)
+
+        done = _attempt(update, lambda changed: _("Meeting updated; the invitees have been informed.") if changed
+                        else _("Nothing changed."), _detail_url(team, meeting),
+                        lambda err: _field_error(form, err, errors))
+        if done is not None:
+            return done
     else:
         errors.append(_("The form has expired; please try again."))
     return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=False,
@@ -255,14 +296,9 @@ def cancel(team_id, meeting_id):
     _require_manager(membership, meeting)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.cancel_meeting(meeting, actor=current_user)
-        db.session.commit()
-        flash(_("Meeting cancelled; the invitees have been informed."), "success")
-    except svc.MeetingError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    target = _detail_url(team, meeting)
+    return _attempt(lambda: svc.cancel_meeting(meeting, actor=current_user),
+                    _("Meeting cancelled; the invitees have been informed."), target, _flash_error(target))
 
 
 # ---------------------------------------------------------------- detail
@@ -337,14 +373,9 @@ def answer(team_id, meeting_id):
     for key in request.form:
         if key.startswith("answer-") and key[7:] not in answers:
             answers[key[7:]] = request.form.getlist(key)
-    try:
-        svc.answer_poll(meeting, current_user, answers, comments)
-        db.session.commit()
-        flash(_("Thank you, your answers are saved."), "success")
-        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+    return _attempt(lambda: svc.answer_poll(meeting, current_user, answers, comments),
+                    _("Thank you, your answers are saved."), _detail_url(team, meeting),
+                    _detail_error(team, membership, meeting))
 
 
 @bp.route("/<team_id>/<meeting_id>/sondage/cloturer", methods=["POST"])
@@ -353,14 +384,9 @@ def close(team_id, meeting_id):
     _require_manager(membership, meeting)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.close_poll(meeting, request.form.get("slot_id"), actor=current_user)
-        db.session.commit()
-        flash(_("Poll closed: the meeting is scheduled and the invitations have been sent."), "success")
-        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+    return _attempt(lambda: svc.close_poll(meeting, request.form.get("slot_id"), actor=current_user),
+                    _("Poll closed: the meeting is scheduled and the invitations have been sent."),
+                    _detail_url(team, meeting), _detail_error(team, membership, meeting))
 
 
 @bp.route("/<team_id>/<meeting_id>/sondage/relancer", methods=["POST"])
@@ -369,14 +395,9 @@ def remind(team_id, meeting_id):
     _require_manager(membership, meeting)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        n = svc.remind_poll(meeting, actor=current_user)
-        db.session.commit()
-        flash(_("%(n)s reminder(s) sent.", n=n), "success")
-    except svc.MeetingError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    target = _detail_url(team, meeting)
+    return _attempt(lambda: svc.remind_poll(meeting, actor=current_user),
+                    lambda n: _("%(n)s reminder(s) sent.", n=n), target, _flash_error(target))
 
 
 @bp.route("/<team_id>/<meeting_id>/reponse", methods=["POST"])
@@ -384,14 +405,9 @@ def rsvp(team_id, meeting_id):
     team, membership, meeting = _load(team_id, meeting_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.respond(meeting, current_user, request.form.get("response", ""))
-        db.session.commit()
-        flash(_("Your answer is saved."), "success")
-        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+    return _attempt(lambda: svc.respond(meeting, current_user, request.form.get("response", "")),
+                    _("Your answer is saved."), _detail_url(team, meeting),
+                    _detail_error(team, membership, meeting))
 
 
 # ---------------------------------------------------------------- agenda
@@ -419,15 +435,12 @@ def add_case(team_id, meeting_id):
         except ValueError:
             pass
         patient = db.session.get(Patient, pid) if pid else None
-        try:
-            svc.add_case(meeting, patient=patient, question=form.question.data, presenter_id=form.presenter_id.data,
-                         actor=current_user)
-            db.session.commit()
-            flash(_("Case added to the agenda."), "success")
-            return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-        except svc.MeetingError as err:
-            db.session.rollback()
-            _field_error(form, err, errors)
+        done = _attempt(lambda: svc.add_case(meeting, patient=patient, question=form.question.data,
+                                             presenter_id=form.presenter_id.data, actor=current_user),
+                        _("Case added to the agenda."), _detail_url(team, meeting),
+                        lambda err: _field_error(form, err, errors))
+        if done is not None:
+            return done
     else:
         errors.append(_("The form has expired; please try again."))
     return render_template("meetings/case_form.html", form=form, team=team, meeting=meeting, errors=errors), 400
@@ -443,14 +456,9 @@ def remove_case(team_id, meeting_id, case_id):
         abort(403)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.remove_case(meeting, case, actor=current_user)
-        db.session.commit()
-        flash(_("Case removed from the agenda."), "success")
-    except svc.MeetingError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
+    target = _detail_url(team, meeting)
+    return _attempt(lambda: svc.remove_case(meeting, case, actor=current_user),
+                    _("Case removed from the agenda."), target, _flash_error(target))
 
 
 # ---------------------------------------------------------------- attendance
@@ -459,14 +467,9 @@ def check_in(team_id, meeting_id):
     team, membership, meeting = _load(team_id, meeting_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.check_in(meeting, current_user)
-        db.session.commit()
-        flash(_("Your presence is recorded."), "success")
-        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_detail(team, membership, meeting, errors=[err.message], status=400)
+    return _attempt(lambda: svc.check_in(meeting, current_user),
+                    _("Your presence is recorded."), _detail_url(team, meeting),
+                    _detail_error(team, membership, meeting))
 
 
 @bp.route("/<team_id>/<meeting_id>/presence/marquer", methods=["POST"])
@@ -478,15 +481,10 @@ def mark_present(team_id, meeting_id):
     if not form.validate_on_submit():
         return _render_detail(team, membership, meeting, errors=[_("The form has expired; please try again.")],
                               status=400)
-    try:
-        svc.mark_present(meeting, uuid.UUID(form.user_id.data) if _is_uuid(form.user_id.data) else None,
-                         reason=form.reason.data, actor=current_user)
-        db.session.commit()
-        flash(_("Presence recorded."), "success")
-        return redirect(url_for("meetings.detail", team_id=team.id, meeting_id=meeting.id))
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_detail(team, membership, meeting, errors=[err.message], mark_form=form, status=400)
+    user_id = uuid.UUID(form.user_id.data) if _is_uuid(form.user_id.data) else None
+    return _attempt(lambda: svc.mark_present(meeting, user_id, reason=form.reason.data, actor=current_user),
+                    _("Presence recorded."), _detail_url(team, meeting),
+                    _detail_error(team, membership, meeting, mark_form=form))
 
 
 def _is_uuid(value) -> bool:
@@ -570,17 +568,12 @@ def minutes_general(team_id, meeting_id):
     team, membership, meeting = _load(team_id, meeting_id)
     _require_manager(membership, meeting)
     form = GeneralMinutesForm()
-    try:
-        if not form.validate_on_submit():
-            raise svc.MeetingError(_("The form has expired; please try again."))
+    def save():
+        _require_valid(form)
         svc.save_general_minutes(meeting, form.general.data, actor=current_user)
-        db.session.commit()
-        flash(_("Minutes saved."), "success")
-        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id))
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_minutes(team, membership, meeting, errors=[err.message],
-                               override=(None, "general_form", form), status=400)
+
+    return _attempt(save, _("Minutes saved."), _minutes_url(team, meeting),
+                    _minutes_error(team, membership, meeting, override=(None, "general_form", form)))
 
 
 def _case_or_404(meeting, case_id) -> MeetingCase:
@@ -601,18 +594,13 @@ def minutes_case(team_id, meeting_id, case_id):
     if not content_visible(case.patient, case.created_by_id, current_user):
         abort(403)
     form = CaseMinutesForm(prefix=f"c{case.id.hex[:8]}")
-    try:
-        if not form.validate_on_submit():
-            raise svc.MeetingError(_("The form has expired; please try again."))
+    def save():
+        _require_valid(form)
         svc.save_case_minutes(meeting, case, summary=form.summary.data, decision=form.decision.data,
                               actor=current_user)
-        db.session.commit()
-        flash(_("Minutes saved."), "success")
-        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id) + f"#case-{case.id}")
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_minutes(team, membership, meeting, errors=[err.message], override=(case.id, "form", form),
-                               status=400)
+
+    return _attempt(save, _("Minutes saved."), _minutes_url(team, meeting, f"#case-{case.id}"),
+                    _minutes_error(team, membership, meeting, override=(case.id, "form", form)))
 
 
 @bp.route("/<team_id>/<meeting_id>/compte-rendu/dossiers/<case_id>/tache", methods=["POST"])
@@ -623,34 +611,25 @@ def minutes_task(team_id, meeting_id, case_id):
         abort(403)
     form = TaskForm(prefix=f"t{case.id.hex[:8]}")
     form.owner_id.choices = [(str(u.id), u.full_name) for u in svc.team_members(team.id)]
-    try:
-        if not form.validate_on_submit():
-            raise svc.MeetingError(_("The form has expired; please try again."))
+    def save():
+        _require_valid(form)
         due = parse_day(form.due_on.data, "due_on")
         svc.add_case_task(meeting, case, owner_id=form.owner_id.data, due_on=due, detail=form.detail.data,
                           actor=current_user)
-        db.session.commit()
-        flash(_("Follow-up task created."), "success")
-        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id) + f"#case-{case.id}")
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_minutes(team, membership, meeting, errors=[err.message],
-                               override=(case.id, "task_form", form), status=400)
+
+    return _attempt(save, _("Follow-up task created."), _minutes_url(team, meeting, f"#case-{case.id}"),
+                    _minutes_error(team, membership, meeting, override=(case.id, "task_form", form)))
 
 
 @bp.route("/<team_id>/<meeting_id>/compte-rendu/valider", methods=["POST"])
 def validate(team_id, meeting_id):
     team, membership, meeting = _load(team_id, meeting_id, "coordinator")
-    try:
-        if not EmptyForm().validate_on_submit():
-            raise svc.MeetingError(_("The form has expired; please try again."))
-        n = svc.validate_minutes(meeting, actor=current_user)
-        db.session.commit()
-        flash(_("Minutes validated (%(n)s new activity entries).", n=n), "success")
-        return redirect(url_for("meetings.minutes", team_id=team.id, meeting_id=meeting.id))
-    except svc.MeetingError as err:
-        db.session.rollback()
-        return _render_minutes(team, membership, meeting, errors=[err.message], status=400)
+    def save():
+        _require_valid(EmptyForm())
+        return svc.validate_minutes(meeting, actor=current_user)
+
+    return _attempt(save, lambda n: _("Minutes validated (%(n)s new activity entries).", n=n),
+                    _minutes_url(team, meeting), _minutes_error(team, membership, meeting))
 
 
 @bp.route("/<team_id>/<meeting_id>/compte-rendu.pdf")

@@ -46,6 +46,26 @@ def _render_form(template: str, status: int = 200, **ctx):
     return render_template(template, **ctx), status
 
 
+def _show_url(team, patient, anchor: str = "") -> str:
+    return url_for("patients.show", team_id=team.id, patient_id=patient.id) + anchor
+
+
+def _saved(message: str, target: str):
+    """Commit the request's writes, confirm them and go to ``target``."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect(target)
+
+
+def _of_patient(model, patient, raw_id):
+    """A note or consent of this patient by its id in the URL; anything else is a 404."""
+    row_id = parse_uuid(raw_id)
+    row = db.session.get(model, row_id) if row_id else None
+    if row is None or row.patient_id != patient.id:
+        abort(404)
+    return row
+
+
 def _ctx(team, membership, patient):
     return {"team": team, "membership": membership, "patient": patient, "ident": identity(patient),
             "opposition_notice": OPPOSITION_NOTICE, "category_labels": CATEGORY_LABELS,
@@ -118,9 +138,7 @@ def create(team_id):
         form.follower_ids.data = [str(current_user.id)]
     if form.validate_on_submit():
         patient = services.create_patient(team, _patient_data(form), actor=current_user)
-        db.session.commit()
-        flash(_("Patient record created."), "success")
-        return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id))
+        return _saved(_("Patient record created."), _show_url(team, patient))
     status = 400 if request.method == "POST" else 200
     return _render_form("patients/patient_form.html", status, team=team, form=form, patient=None)
 
@@ -142,9 +160,7 @@ def edit(team_id, patient_id):
         db.session.commit()
     elif form.validate_on_submit():
         services.update_patient(patient, _patient_data(form), actor=current_user)
-        db.session.commit()
-        flash(_("Patient record updated."), "success")
-        return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id))
+        return _saved(_("Patient record updated."), _show_url(team, patient))
     status = 400 if request.method == "POST" else 200
     return _render_form("patients/patient_form.html", status, team=team, form=form, patient=patient,
                         opposition_notice=OPPOSITION_NOTICE)
@@ -232,11 +248,7 @@ def show(team_id, patient_id):
 # --------------------------------------------------------------------------------------------------
 
 def _note(patient, note_id) -> PatientNote:
-    nid = parse_uuid(note_id)
-    note = db.session.get(PatientNote, nid) if nid else None
-    if note is None or note.patient_id != patient.id:
-        abort(404)
-    return note
+    return _of_patient(PatientNote, patient, note_id)
 
 
 @bp.route("/<team_id>/<patient_id>/notes/nouvelle", methods=["GET", "POST"])
@@ -255,9 +267,7 @@ def note_new(team_id, patient_id):
         except PatientError as exc:
             form.body.errors = [str(exc)]
         else:
-            db.session.commit()
-            flash(_("Note saved."), "success")
-            return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id) + "#chronologie")
+            return _saved(_("Note saved."), _show_url(team, patient, "#chronologie"))
     status = 400 if request.method == "POST" else 200
     return _render_form("patients/note_form.html", status, **_ctx(team, membership, patient), form=form, note=None,
                         corrects=corrects)
@@ -282,9 +292,7 @@ def note_edit(team_id, patient_id, note_id):
         except (PatientError, UnreadableData) as exc:
             form.body.errors = [str(exc) if isinstance(exc, PatientError) else UNREADABLE]
         else:
-            db.session.commit()
-            flash(_("Note updated; the earlier version is kept."), "success")
-            return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id) + "#chronologie")
+            return _saved(_("Note updated; the earlier version is kept."), _show_url(team, patient, "#chronologie"))
     status = 400 if request.method == "POST" else 200
     return _render_form("patients/note_form.html", status, **_ctx(team, membership, patient), form=form, note=note,
                         corrects=None)
@@ -317,10 +325,8 @@ def note_delete(team_id, patient_id, note_id):
     except PatientError as exc:
         db.session.rollback()
         flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(_("Note deleted."), "success")
-    return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id) + "#chronologie")
+        return redirect(_show_url(team, patient, "#chronologie"))
+    return _saved(_("Note deleted."), _show_url(team, patient, "#chronologie"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -339,9 +345,7 @@ def information(team_id, patient_id):
         services.record_information(patient, informed_on=form.informed_on.data,
                                     informed_by_id=parse_uuid(form.informed_by_id.data), method=form.method.data,
                                     comment=form.comment.data, actor=current_user)
-        db.session.commit()
-        flash(_("Information of the patient recorded."), "success")
-        return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id))
+        return _saved(_("Information of the patient recorded."), _show_url(team, patient))
     status = 400 if request.method == "POST" else 200
     return _render_form("patients/information_form.html", status, **_ctx(team, membership, patient), form=form)
 
@@ -362,19 +366,13 @@ def consent_new(team_id, patient_id):
             db.session.rollback()
             form.attachment.errors = [str(exc)]
         else:
-            db.session.commit()
-            flash(_("Consent recorded."), "success")
-            return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id) + "#consentements")
+            return _saved(_("Consent recorded."), _show_url(team, patient, "#consentements"))
     status = 400 if request.method == "POST" else 200
     return _render_form("patients/consent_form.html", status, **_ctx(team, membership, patient), form=form)
 
 
 def _consent(patient, consent_id) -> PatientConsent:
-    cid = parse_uuid(consent_id)
-    consent = db.session.get(PatientConsent, cid) if cid else None
-    if consent is None or consent.patient_id != patient.id:
-        abort(404)
-    return consent
+    return _of_patient(PatientConsent, patient, consent_id)
 
 
 @bp.route("/<team_id>/<patient_id>/consentements/<consent_id>/retrait", methods=["GET", "POST"])
@@ -388,9 +386,7 @@ def consent_withdraw(team_id, patient_id, consent_id):
         except PatientError as exc:
             form.on.errors = [str(exc)]
         else:
-            db.session.commit()
-            flash(_("Withdrawal of consent recorded."), "success")
-            return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id) + "#consentements")
+            return _saved(_("Withdrawal of consent recorded."), _show_url(team, patient, "#consentements"))
     status = 400 if request.method == "POST" else 200
     return _render_form("patients/date_form.html", status, **_ctx(team, membership, patient), form=form,
                         heading=_("Withdrawal of a consent"), submit=_("Record the withdrawal"),
@@ -412,7 +408,7 @@ def consent_attachment(team_id, patient_id, consent_id):
                      object_id=consent.id, outcome="failure", details={"column": "attachment"})
         db.session.commit()
         flash(_("The signed form cannot be read (donnée illisible). The incident has been recorded."), "error")
-        return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id) + "#consentements")
+        return redirect(_show_url(team, patient, "#consentements"))
     db.session.commit()
     resp = Response(data, mimetype=mime)
     ext = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[mime]
@@ -435,9 +431,8 @@ def opposition(team_id, patient_id):
         except PatientError as exc:
             form.on.errors = [str(exc)]
         else:
-            db.session.commit()
-            flash(_("Objection lifted.") if lifting else _("Objection to sharing recorded."), "success")
-            return redirect(url_for("patients.show", team_id=team.id, patient_id=patient.id))
+            return _saved(_("Objection lifted.") if lifting else _("Objection to sharing recorded."),
+                          _show_url(team, patient))
     status = 400 if request.method == "POST" else 200
     if lifting:
         heading, submit = _("Lift the objection to sharing"), _("Record that the objection is lifted")

@@ -69,6 +69,49 @@ def _bad(template: str, **context):
     return render_template(template, **context), 400
 
 
+def _attempt(action, message, target, on_error):
+    """Run a service call and commit, flash ``message`` and redirect to ``target``.
+
+    ``message`` and ``target`` may be callables taking the action's result. On ``ProtocolError`` the session is
+    rolled back and ``on_error(exc)`` is returned.
+    """
+    try:
+        result = action()
+    except ProtocolError as exc:
+        db.session.rollback()
+        return on_error(exc)
+    db.session.commit()
+    flash(message(result) if callable(message) else message, "success")
+    return redirect(target(result) if callable(target) else target)
+
+
+def _form_error(form, rerender):
+    """Error handler for ``_attempt``: the service's message goes on the form, which is shown again."""
+    def on_error(exc):
+        form.form_errors.append(str(exc))
+        return rerender()
+    return on_error
+
+
+def _flash_error(target):
+    def on_error(exc):
+        flash(str(exc), "error")
+        return redirect(target)
+    return on_error
+
+
+def _show_url(team, protocol):
+    return url_for("protocols.show", team_id=team.id, protocol_id=protocol.id)
+
+
+def _adoption_url(team, adoption):
+    return url_for("protocols.adoption", team_id=team.id, adoption_id=adoption.id)
+
+
+def _inclusion_url(team, inclusion):
+    return url_for("protocols.inclusion", team_id=team.id, inclusion_id=inclusion.id)
+
+
 # --------------------------------------------------------------------------- index and team library
 
 
@@ -146,19 +189,15 @@ def _edit(team, protocol=None):
         return render_template("protocols/edit.html", team=team, protocol=protocol, form=form)
     if not form.validate_on_submit():
         return _bad("protocols/edit.html", team=team, protocol=protocol, form=form)
-    try:
+    def save():
         if protocol is None:
-            protocol = svc.create_protocol(team, _form_data(form), actor=current_user)
-        else:
-            svc.update_protocol(protocol, team, _form_data(form), actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _bad("protocols/edit.html", team=team, protocol=protocol if protocol and protocol.id else None,
-                    form=form)
-    db.session.commit()
-    flash(_("Protocol saved."), "success")
-    return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
+            return svc.create_protocol(team, _form_data(form), actor=current_user)
+        svc.update_protocol(protocol, team, _form_data(form), actor=current_user)
+        return protocol
+
+    return _attempt(save, _("Protocol saved."), lambda saved: _show_url(team, saved),
+                    _form_error(form, lambda: _bad("protocols/edit.html", team=team, form=form,
+                                                   protocol=protocol if protocol and protocol.id else None)))
 
 
 @bp.route("/<team_id>/nouveau", methods=["GET", "POST"])
@@ -173,7 +212,7 @@ def edit(team_id, protocol_id):
     protocol = load_in_team(Protocol, protocol_id, team.id)
     if protocol.status != "draft":
         flash(_("A validated or archived version is frozen: start a new version to edit it."), "warning")
-        return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
+        return redirect(_show_url(team, protocol))
     return _edit(team, protocol)
 
 
@@ -208,16 +247,11 @@ def validate(team_id, protocol_id):
     form = ValidateForm()
     if not form.validate_on_submit():
         return _show(team, membership, protocol, 400, validate_form=form)
-    try:
-        version = svc.validate_protocol(protocol, team, validated_on=form.validated_on.data,
-                                        next_review_on=form.next_review_on.data, actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _show(team, membership, protocol, 400, validate_form=form)
-    db.session.commit()
-    flash(_("Version %(n)s validated and frozen.", n=version.number), "success")
-    return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
+    return _attempt(lambda: svc.validate_protocol(protocol, team, validated_on=form.validated_on.data,
+                                                  next_review_on=form.next_review_on.data, actor=current_user),
+                    lambda version: _("Version %(n)s validated and frozen.", n=version.number),
+                    _show_url(team, protocol),
+                    _form_error(form, lambda: _show(team, membership, protocol, 400, validate_form=form)))
 
 
 def _simple_action(team_id, protocol_id, action, message):
@@ -225,15 +259,8 @@ def _simple_action(team_id, protocol_id, action, message):
     protocol = load_in_team(Protocol, protocol_id, team.id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        action(protocol, actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
+    target = _show_url(team, protocol)
+    return _attempt(lambda: action(protocol, actor=current_user), message, target, _flash_error(target))
 
 
 @bp.post("/<team_id>/<protocol_id>/nouvelle-version")
@@ -292,16 +319,13 @@ def upload_document(team_id, protocol_id):
         return _show(team, membership, protocol, 400, document_form=form)
     limit = int(current_app.config.get("UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
     content = upload.read(limit + 1)
-    try:
-        svc.add_document(protocol, title=form.title.data or "", filename=upload.filename, content=content,
-                         actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
+    def on_error(exc):
         form.file.errors = [str(exc)]
         return _show(team, membership, protocol, 400, document_form=form)
-    db.session.commit()
-    flash(_("Document attached."), "success")
-    return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
+
+    return _attempt(lambda: svc.add_document(protocol, title=form.title.data or "", filename=upload.filename,
+                                             content=content, actor=current_user),
+                    _("Document attached."), _show_url(team, protocol), on_error)
 
 
 @bp.get("/<team_id>/<protocol_id>/documents/<document_id>")
@@ -328,15 +352,9 @@ def delete_document(team_id, protocol_id, document_id):
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        svc.remove_document(protocol, doc, actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
-    db.session.commit()
-    flash(_("Document removed."), "success")
-    return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
+    target = _show_url(team, protocol)
+    return _attempt(lambda: svc.remove_document(protocol, doc, actor=current_user), _("Document removed."), target,
+                    _flash_error(target))
 
 
 @bp.post("/<team_id>/<protocol_id>/reunions")
@@ -347,16 +365,12 @@ def add_meeting(team_id, protocol_id):
     form.attendees.choices = [(str(a.user_id), _user_label(a.user)) for a in protocol.authors]
     if not form.validate_on_submit():
         return _show(team, membership, protocol, 400, meeting_form=form)
-    try:
-        svc.record_meeting(protocol, team, held_on=form.held_on.data, duration_minutes=form.duration_minutes.data,
-                           attendee_ids=_uuids(form.attendees.data), notes=form.notes.data, actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _show(team, membership, protocol, 400, meeting_form=form)
-    db.session.commit()
-    flash(_("Writing meeting recorded."), "success")
-    return redirect(url_for("protocols.show", team_id=team.id, protocol_id=protocol.id))
+    return _attempt(lambda: svc.record_meeting(protocol, team, held_on=form.held_on.data,
+                                               duration_minutes=form.duration_minutes.data,
+                                               attendee_ids=_uuids(form.attendees.data), notes=form.notes.data,
+                                               actor=current_user),
+                    _("Writing meeting recorded."), _show_url(team, protocol),
+                    _form_error(form, lambda: _show(team, membership, protocol, 400, meeting_form=form)))
 
 
 # --------------------------------------------------------------------------- cooperation protocols
@@ -386,17 +400,12 @@ def adopt(team_id, code):
     form = _adoption_form(team, coop, AdoptionForm())
     if not form.validate_on_submit():
         return _bad("protocols/adopt.html", form=form, **ctx)
-    try:
-        adoption = svc.adopt(team, code, adopted_on=form.adopted_on.data, ars_declared_on=form.ars_declared_on.data,
-                             delegating_ids=_uuids(form.delegating.data), delegated_ids=_uuids(form.delegated.data),
-                             actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _bad("protocols/adopt.html", form=form, **ctx)
-    db.session.commit()
-    flash(_("Cooperation protocol adopted."), "success")
-    return redirect(url_for("protocols.adoption", team_id=team.id, adoption_id=adoption.id))
+    return _attempt(lambda: svc.adopt(team, code, adopted_on=form.adopted_on.data,
+                                      ars_declared_on=form.ars_declared_on.data,
+                                      delegating_ids=_uuids(form.delegating.data),
+                                      delegated_ids=_uuids(form.delegated.data), actor=current_user),
+                    _("Cooperation protocol adopted."), lambda adoption: _adoption_url(team, adoption),
+                    _form_error(form, lambda: _bad("protocols/adopt.html", form=form, **ctx)))
 
 
 @bp.route("/<team_id>/cooperation/<adoption_id>/modifier", methods=["GET", "POST"])
@@ -411,17 +420,12 @@ def edit_adoption(team_id, adoption_id):
     form = _adoption_form(team, coop, AdoptionForm(), adoption=adoption)
     if not form.validate_on_submit():
         return _bad("protocols/adopt.html", form=form, **ctx)
-    try:
-        svc.update_adoption(adoption, team, adopted_on=form.adopted_on.data,
-                            ars_declared_on=form.ars_declared_on.data, delegating_ids=_uuids(form.delegating.data),
-                            delegated_ids=_uuids(form.delegated.data), actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _bad("protocols/adopt.html", form=form, **ctx)
-    db.session.commit()
-    flash(_("Adoption updated."), "success")
-    return redirect(url_for("protocols.adoption", team_id=team.id, adoption_id=adoption.id))
+    return _attempt(lambda: svc.update_adoption(adoption, team, adopted_on=form.adopted_on.data,
+                                                ars_declared_on=form.ars_declared_on.data,
+                                                delegating_ids=_uuids(form.delegating.data),
+                                                delegated_ids=_uuids(form.delegated.data), actor=current_user),
+                    _("Adoption updated."), _adoption_url(team, adoption),
+                    _form_error(form, lambda: _bad("protocols/adopt.html", form=form, **ctx)))
 
 
 def _show_adoption(team, membership, adoption, status=200, attestation_form=None):
@@ -452,16 +456,11 @@ def add_attestation(team_id, adoption_id):
     form.user_id.choices = [(str(uid), "") for uid in adoption.user_ids("delegated")]
     if not form.validate_on_submit():
         return _show_adoption(team, membership, adoption, 400, form)
-    try:
-        svc.add_attestation(adoption, user_id=parse_uuid(form.user_id.data), trained_on=form.trained_on.data,
-                            organisation=form.organisation.data, hours=form.hours.data, actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _show_adoption(team, membership, adoption, 400, form)
-    db.session.commit()
-    flash(_("Training attestation recorded."), "success")
-    return redirect(url_for("protocols.adoption", team_id=team.id, adoption_id=adoption.id))
+    return _attempt(lambda: svc.add_attestation(adoption, user_id=parse_uuid(form.user_id.data),
+                                                trained_on=form.trained_on.data, organisation=form.organisation.data,
+                                                hours=form.hours.data, actor=current_user),
+                    _("Training attestation recorded."), _adoption_url(team, adoption),
+                    _form_error(form, lambda: _show_adoption(team, membership, adoption, 400, form)))
 
 
 # --------------------------------------------------------------------------- patients
@@ -522,19 +521,15 @@ def include(team_id):
     protocol, adoption = _resolve_target(team, form.target.data)
     patient_id = parse_uuid(form.patient_id.data)
     patient = db.session.get(Patient, patient_id) if patient_id else None
-    try:
+    def include_it():
         if patient is None or patient.team_id != team.id:
             raise ProtocolError(_("Unknown patient."))
-        inclusion = svc.include_patient(team, patient, protocol=protocol, adoption=adoption,
-                                        included_on=form.included_on.data, criteria=form.criteria.data,
-                                        actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _bad("protocols/include.html", team=team, form=form)
-    db.session.commit()
-    flash(_("Patient included."), "success")
-    return redirect(url_for("protocols.inclusion", team_id=team.id, inclusion_id=inclusion.id))
+        return svc.include_patient(team, patient, protocol=protocol, adoption=adoption,
+                                   included_on=form.included_on.data, criteria=form.criteria.data,
+                                   actor=current_user)
+
+    return _attempt(include_it, _("Patient included."), lambda inclusion: _inclusion_url(team, inclusion),
+                    _form_error(form, lambda: _bad("protocols/include.html", team=team, form=form)))
 
 
 def _load_inclusion(team_id, inclusion_id):
@@ -576,17 +571,12 @@ def add_act(team_id, inclusion_id):
     form.professional_id.choices = _act_professionals(team, inc)
     if not form.validate_on_submit():
         return _show_inclusion(team, inc, patient, 400, act_form=form)
-    try:
-        svc.record_act(team, inc, patient, performed_on=form.performed_on.data,
-                       professional_id=parse_uuid(form.professional_id.data), outcome=form.outcome.data,
-                       comment=form.comment.data, actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _show_inclusion(team, inc, patient, 400, act_form=form)
-    db.session.commit()
-    flash(_("Act recorded."), "success")
-    return redirect(url_for("protocols.inclusion", team_id=team.id, inclusion_id=inc.id))
+    return _attempt(lambda: svc.record_act(team, inc, patient, performed_on=form.performed_on.data,
+                                           professional_id=parse_uuid(form.professional_id.data),
+                                           outcome=form.outcome.data, comment=form.comment.data,
+                                           actor=current_user),
+                    _("Act recorded."), _inclusion_url(team, inc),
+                    _form_error(form, lambda: _show_inclusion(team, inc, patient, 400, act_form=form)))
 
 
 @bp.post("/<team_id>/inclusions/<inclusion_id>/fin")
@@ -595,15 +585,10 @@ def end(team_id, inclusion_id):
     form = EndForm()
     if not form.validate_on_submit():
         return _show_inclusion(team, inc, patient, 400, end_form=form)
-    try:
-        svc.end_inclusion(inc, patient, ended_on=form.ended_on.data, reason=form.reason.data, actor=current_user)
-    except ProtocolError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
-        return _show_inclusion(team, inc, patient, 400, end_form=form)
-    db.session.commit()
-    flash(_("Inclusion ended."), "success")
-    return redirect(url_for("protocols.inclusion", team_id=team.id, inclusion_id=inc.id))
+    return _attempt(lambda: svc.end_inclusion(inc, patient, ended_on=form.ended_on.data, reason=form.reason.data,
+                                              actor=current_user),
+                    _("Inclusion ended."), _inclusion_url(team, inc),
+                    _form_error(form, lambda: _show_inclusion(team, inc, patient, 400, end_form=form)))
 
 
 @bp.get("/<team_id>/patients/<patient_id>")

@@ -190,7 +190,10 @@ def axe_check(page, name: str) -> list:
     return violations
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str) -> Path | None:
+    """Full-page screenshot into docs/screenshots/ (ESP_SCREENSHOTS=0 skips writing them)."""
+    if os.environ.get("ESP_SCREENSHOTS") == "0":
+        return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")

@@ -46,16 +46,17 @@ def test_claim_submitted_exported_and_member_statement(live_server, context_fact
     page.get_by_role("link", name="Nouvelle demande").click()
     check_page(page, "claim-new")
 
-    # Keyboard only: period "Premier semestre", year 2026 (pre-filled), submit with Enter.
+    # Keyboard only: period "Premier semestre", the current year (pre-filled), submit with Enter.
     for sel in tab_through(page, ["#period_kind", "#year"], max_between=3):
         if sel == "#period_kind":
             page.keyboard.type("Premier")
     assert page.locator("#period_kind").input_value() == "s1"
-    assert page.locator("#year").input_value() == "2026"
+    year = page.locator("#year").input_value()
+    period = f"01/01/{year} – 30/06/{year}"
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/demandes/[0-9a-f-]{36}$"))
     assert "Brouillon de demande créé" in flash(page)
-    assert "Demande 01/01/2026 – 30/06/2026" in page.locator("h1").inner_text()
+    assert f"Demande {period}" in page.locator("h1").inner_text()
     check_page(page, "claim-draft")
 
     page.get_by_role("button", name="Soumettre la demande").click()
@@ -92,9 +93,9 @@ def test_claim_submitted_exported_and_member_statement(live_server, context_fact
     member.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Financement").click()
     member.get_by_role("link", name="Mon relevé de paiements").click()
     check_page(member, "statement")
-    assert "01/01/2026 – 30/06/2026" in member.locator("main").inner_text()
+    assert period in member.locator("main").inner_text()
     name, data = download(member, "Télécharger le PDF")
     text = pdf_text(data)
-    assert "Julien Petit" in text and "01/01/2026" in text, text[:2000]
+    assert "Julien Petit" in text and f"01/01/{year}" in text, text[:2000]
     assert sha in text.replace(" ", ""), "statement does not cite the claim fingerprint"
     assert "Total" in text

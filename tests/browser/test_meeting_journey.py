@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import check_page, demo_totp, flash, kb_date, kb_time, login, tab_through
+from .conftest import DEMO_PASSWORD, check_page, demo_totp, flash, focused, kb_date, kb_time, login, tab_through
 
 COORDINATOR = "sophie.bernard@demo.esp-coord.fr"
 GP = "claire.martin@demo.esp-coord.fr"
@@ -38,11 +38,12 @@ def keyboard_login(page, live, email):
     """Login with the keyboard only: Tab to each field, type, Enter submits."""
     page.goto(f"{live.url}/connexion")
     for sel in tab_through(page, ["#email", "#password"]):
-        page.keyboard.type(email if sel == "#email" else "demo-esp-coord-2026")
+        page.keyboard.type(email if sel == "#email" else DEMO_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/connexion/totp$"))
     # The code field has autofocus: type, Enter.
-    assert page.evaluate("document.activeElement.id") == "code"
+    info = focused(page)
+    assert info["id"] == "code" and (info["outline"] or info["shadow"]), info
     page.keyboard.type(demo_totp(email, live))
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live.url}/")
@@ -71,7 +72,7 @@ def test_coordinator_runs_a_meeting_from_poll_to_validated_minutes(live_server, 
     page.goto(f"{live.url}/connexion")
     check_page(page, "login")
     page.get_by_label("Adresse e-mail").fill(COORDINATOR)
-    page.get_by_label("Mot de passe").fill("demo-esp-coord-2026")
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Continuer").click()
     check_page(page, "totp")
     keyboard_login(page, live, COORDINATOR)
@@ -88,7 +89,7 @@ def test_coordinator_runs_a_meeting_from_poll_to_validated_minutes(live_server, 
     tomorrow = (soon + timedelta(days=1)).replace(hour=12, minute=30)
     gp_box = page.get_by_label("Claire Martin (Médecin généraliste)").get_attribute("id")
     ph_box = page.get_by_label("Julien Petit (Pharmacien)").get_attribute("id")
-    end = soon + timedelta(hours=1)
+    end = min(soon + timedelta(hours=1), soon.replace(hour=23, minute=59))  # same day: one date per slot
     typed = {
         "[name=slot-0-day]": lambda: kb_date(page, soon.date(), widget_formats),
         "[name=slot-0-start]": lambda: kb_time(page, soon.time(), widget_formats),

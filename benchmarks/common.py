@@ -150,9 +150,12 @@ def get(port: int, path: str, headers: dict | None = None) -> tuple[int, bytes]:
 
 # ---------------------------------------------------------------- bounded load loop
 def _worker(args) -> tuple[list[float], int, int]:
-    port, path, headers, count = args
+    port, path, headers, count, budget = args
     latencies, errors, size = [], 0, 0
+    deadline = time.monotonic() + budget
     for _ in range(count):
+        if time.monotonic() > deadline:  # bounded in time too: a very slow page stops early
+            break
         t0 = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         conn.request("GET", path, headers=headers)
@@ -168,12 +171,12 @@ def _worker(args) -> tuple[list[float], int, int]:
 
 
 def measure(pool: ProcessPoolExecutor, port: int, path: str, headers: dict, total: int, clients: int,
-            warmup: int = 10) -> dict:
-    """`total` requests from `clients` processes; requests/second, median and p95 latency."""
-    _worker((port, path, headers, warmup))
+            warmup: int = 5, budget: float = 30.0) -> dict:
+    """`total` requests from `clients` processes (each stops after `budget` seconds); req/s, median, p95."""
+    _worker((port, path, headers, warmup, budget))
     per = max(1, total // clients)
     t0 = time.perf_counter()
-    results = list(pool.map(_worker, [(port, path, headers, per)] * clients))
+    results = list(pool.map(_worker, [(port, path, headers, per, budget)] * clients))
     elapsed = time.perf_counter() - t0
     lat = sorted(x for r in results for x in r[0])
     errors = sum(r[1] for r in results)

@@ -154,6 +154,18 @@ def _audit(action: str, plan: CarePlan, actor, *, object_type="care_plan", objec
                  object_id=object_id or plan.id, details=details or None)
 
 
+def _sync_participants(participants: list, wanted, make) -> None:
+    """Make a participants list hold exactly the users in ``wanted``: keep their rows, drop the others, add
+    ``make(user_id)`` for the new ones."""
+    current = {p.user_id: p for p in participants}
+    for uid in list(current):
+        if uid not in wanted:
+            participants.remove(current[uid])
+    for uid in wanted:
+        if uid not in current:
+            participants.append(make(uid))
+
+
 def _item_changed(plan: CarePlan, actor, item, verb: str) -> None:
     """Flush a change to a problem, objective or action of the plan and audit it as care_plan.<kind>.<verb>."""
     db.session.flush()
@@ -213,13 +225,8 @@ def _apply_header(plan: CarePlan, data: HeaderData) -> None:
     plan.expectations_enc = enc(pid, "care_plan", "expectations", plan.id, data.expectations)
     plan.outside_participants_enc = enc(pid, "care_plan", "outside_participants", plan.id, data.outside_participants)
     plan.internal_notes_enc = enc(pid, "care_plan", "internal_notes", plan.id, data.internal_notes)
-    current = {p.user_id: p for p in plan.participants}
-    for uid in list(current):
-        if uid not in participant_ids:
-            plan.participants.remove(current[uid])
-    for uid in participant_ids:
-        if uid not in current:
-            plan.participants.append(CarePlanParticipant(plan_id=plan.id, user_id=uid))
+    _sync_participants(plan.participants, participant_ids,
+                       lambda uid: CarePlanParticipant(plan_id=plan.id, user_id=uid))
 
 
 def create_plan(team, patient, data: HeaderData, *, actor) -> CarePlan:
@@ -633,13 +640,8 @@ def update_review(plan: CarePlan, review: CarePlanReview, data: ReviewData, *, a
     if not ids:
         raise CarePlanError(_("Tick at least one participating member."))
     review.review_on = data.review_on
-    current = {p.user_id: p for p in review.participants}
-    for uid in list(current):
-        if uid not in ids:
-            review.participants.remove(current[uid])
-    for uid in ids:
-        if uid not in current:
-            review.participants.append(CarePlanReviewParticipant(review_id=review.id, user_id=uid))
+    _sync_participants(review.participants, ids,
+                       lambda uid: CarePlanReviewParticipant(review_id=review.id, user_id=uid))
     pid = plan.patient_id
     review.outside_participants_enc = enc(pid, "care_plan_review", "outside_participants", review.id,
                                           data.outside_participants)

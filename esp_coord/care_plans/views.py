@@ -69,6 +69,14 @@ def _child(model, child_id, plan):
     return obj
 
 
+def _item_of(model, item_id, plan, parent_key: str, parent):
+    """The item being edited (None when adding one); it must hang under ``parent``, otherwise 404."""
+    item = _child(model, item_id, plan) if item_id else None
+    if item is not None and getattr(item, parent_key) != parent.id:
+        abort(404)
+    return item
+
+
 def meeting_case_url(team_id, case_id):
     """Link to the RCP decision the plan came from, when the meetings feature can resolve it (no coupling)."""
     if not case_id:
@@ -350,9 +358,7 @@ def objective(team_id, plan_id, problem_id, objective_id):
     team, _m, plan = _plan(team_id, plan_id)
     _require_visible(plan)
     prob = _child(CarePlanProblem, problem_id, plan)
-    item = _child(CarePlanObjective, objective_id, plan) if objective_id else None
-    if item is not None and item.problem_id != prob.id:
-        abort(404)
+    item = _item_of(CarePlanObjective, objective_id, plan, "problem_id", prob)
     form = ObjectiveForm()
     error = None
     if request.method == "GET" and item is not None:
@@ -405,9 +411,7 @@ def action(team_id, plan_id, objective_id, action_id):
     team, _m, plan = _plan(team_id, plan_id)
     _require_visible(plan)
     obj = _child(CarePlanObjective, objective_id, plan)
-    item = _child(CarePlanAction, action_id, plan) if action_id else None
-    if item is not None and item.objective_id != obj.id:
-        abort(404)
+    item = _item_of(CarePlanAction, action_id, plan, "objective_id", obj)
     form = ActionForm()
     form.set_choices(svc.team_members(team.id), _professions())
     error = None
@@ -681,9 +685,12 @@ def dashboard_panel(user):
     if not team_ids:
         return []
     limit = today_paris() + timedelta(days=30)
-    plans = list(db.session.execute(sa.select(CarePlan).where(
-        CarePlan.team_id.in_(team_ids), CarePlan.status == "active", CarePlan.next_review_on <= limit)
-        .order_by(CarePlan.next_review_on)).unique().scalars())
+    # columns only: loading CarePlan entities pulled every plan's selectin tree (problems, objectives, actions,
+    # reviews, participants, patient, followers) on each dashboard view — see docs/benchmarks.md
+    plans = db.session.execute(sa.select(CarePlan.id, CarePlan.team_id, CarePlan.number, CarePlan.next_review_on)
+                               .where(CarePlan.team_id.in_(team_ids), CarePlan.status == "active",
+                                      CarePlan.next_review_on <= limit)
+                               .order_by(CarePlan.next_review_on)).all()
     if not plans:
         return []
     items = [(_("Care plan n°%(n)s", n=p.number), url_for("care_plans.show", team_id=p.team_id, plan_id=p.id),

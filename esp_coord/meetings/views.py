@@ -180,32 +180,38 @@ def index():
 
 
 # ---------------------------------------------------------------- create
-@bp.route("/<team_id>/nouvelle", methods=["GET", "POST"])
-def new_meeting(team_id):
+def _create_page(team_id, form_class, build, message, **page):
+    """Page creating a meeting (dated or by date poll): coordinators only, form shown again with 400 on errors."""
     team, _m = team_access(team_id, "coordinator")
-    form = MeetingForm()
+    form = form_class()
     _form_choices(form, team)
     if request.method == "GET":
         form.kind.data, form.place_kind.data = "rcp_sans", "practice"
     errors: list[str] = []
     if request.method == "POST":
         if form.validate_on_submit():
-            def create():
-                starts = parse_local(form.day.data, form.start.data, "day")
-                ends = parse_local(form.day.data, form.end.data, "end")
-                return svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
-                                          place=form.place.data, visio_url=form.visio_url.data,
-                                          invitee_ids=form.invitees.data, actor=current_user,
-                                          starts_at=starts, ends_at=ends)
-
-            done = _attempt(create, _("Meeting scheduled; the invitations have been sent."),
-                            lambda meeting: _detail_url(team, meeting), lambda err: _field_error(form, err, errors))
+            done = _attempt(lambda: build(team, form), message, lambda meeting: _detail_url(team, meeting),
+                            lambda err: _field_error(form, err, errors))
             if done is not None:
                 return done
         else:
             errors.append(_("The form has expired; please try again."))
-    return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=False,
-                           meeting=None), 400 if request.method == "POST" else 200
+    return render_template("meetings/form.html", form=form, team=team, errors=errors, meeting=None,
+                           **page), 400 if request.method == "POST" else 200
+
+
+@bp.route("/<team_id>/nouvelle", methods=["GET", "POST"])
+def new_meeting(team_id):
+    def create(team, form):
+        starts = parse_local(form.day.data, form.start.data, "day")
+        ends = parse_local(form.day.data, form.end.data, "end")
+        return svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
+                                  place=form.place.data, visio_url=form.visio_url.data,
+                                  invitee_ids=form.invitees.data, actor=current_user,
+                                  starts_at=starts, ends_at=ends)
+
+    return _create_page(team_id, MeetingForm, create, _("Meeting scheduled; the invitations have been sent."),
+                        poll=False)
 
 
 def _slot_rows():
@@ -218,37 +224,24 @@ def _slot_rows():
 
 @bp.route("/<team_id>/sondage", methods=["GET", "POST"])
 def new_poll(team_id):
-    team, _m = team_access(team_id, "coordinator")
-    form = PollForm()
-    _form_choices(form, team)
-    if request.method == "GET":
-        form.kind.data, form.place_kind.data = "rcp_sans", "practice"
-    errors: list[str] = []
     rows = _slot_rows()
-    if request.method == "POST":
-        if form.validate_on_submit():
-            def create():
-                slots = []
-                for row in rows:
-                    if not any(v.strip() for v in row.values()):
-                        continue
-                    start = parse_local(row["day"], row["start"], "slots")
-                    end = parse_local(row["day"], row["end"], "slots")
-                    if start is None or end is None:
-                        raise svc.MeetingError(_("Give a date, a start time and an end time."), "slots")
-                    slots.append((start, end))
-                return svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
-                                          place=form.place.data, visio_url=form.visio_url.data,
-                                          invitee_ids=form.invitees.data, actor=current_user, slots=slots)
 
-            done = _attempt(create, _("Date poll opened: the invited members can answer in the app."),
-                            lambda meeting: _detail_url(team, meeting), lambda err: _field_error(form, err, errors))
-            if done is not None:
-                return done
-        else:
-            errors.append(_("The form has expired; please try again."))
-    return render_template("meetings/form.html", form=form, team=team, errors=errors, poll=True, rows=rows,
-                           meeting=None), 400 if request.method == "POST" else 200
+    def create(team, form):
+        slots = []
+        for row in rows:
+            if not any(v.strip() for v in row.values()):
+                continue
+            start = parse_local(row["day"], row["start"], "slots")
+            end = parse_local(row["day"], row["end"], "slots")
+            if start is None or end is None:
+                raise svc.MeetingError(_("Give a date, a start time and an end time."), "slots")
+            slots.append((start, end))
+        return svc.create_meeting(team, kind=form.kind.data, place_kind=form.place_kind.data,
+                                  place=form.place.data, visio_url=form.visio_url.data,
+                                  invitee_ids=form.invitees.data, actor=current_user, slots=slots)
+
+    return _create_page(team_id, PollForm, create, _("Date poll opened: the invited members can answer in the app."),
+                        poll=True, rows=rows)
 
 
 @bp.route("/<team_id>/<meeting_id>/modifier", methods=["GET", "POST"])

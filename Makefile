@@ -27,7 +27,7 @@ test: install
 	$(BIN)/python scripts/i18n.py check
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r esp_coord -c bandit.yaml -ll
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	ESP_SCREENSHOTS=$${ESP_SCREENSHOTS:-0} $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 	ESP_TEST_ENGINE=postgres $(BIN)/pytest -n 2 -m "not browser" $(PYTEST_ARGS)
 
 test-sqlite: install

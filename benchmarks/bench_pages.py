@@ -48,12 +48,12 @@ def prepare(env: dict, factor: float, generate: bool) -> dict:
             t0 = time.perf_counter()
             summary = region_demo.run(seed=1, factor=factor, echo=lambda s: print(s, file=sys.stderr))
             gen = {"seconds": time.perf_counter() - t0, "counts": summary.counts, "factor": factor}
-        team = db.session.execute(sa.select(Team).order_by(Team.name).limit(1)).scalar_one()
+        patient_id, team_id = db.session.execute(
+            sa.select(Patient.id, Patient.team_id).join(PatientNote, PatientNote.patient_id == Patient.id)
+            .order_by(Patient.id).limit(1)).one()
+        team = db.session.get(Team, team_id)
         admin = db.session.execute(sa.select(Membership).where(Membership.team_id == team.id,
                                                                Membership.role == "admin")).scalars().first().user
-        patient_id = db.session.execute(
-            sa.select(Patient.id).join(PatientNote, PatientNote.patient_id == Patient.id)
-            .where(Patient.team_id == team.id).order_by(Patient.id).limit(1)).scalar_one()
         cookie = common.session_cookie(app, admin)
         sizes = {t.name: db.session.execute(sa.select(sa.func.count()).select_from(t)).scalar()
                  for t in db.metadata.sorted_tables

@@ -137,6 +137,68 @@ def _strip_profiles(text: str) -> str:
     return text.split("\n--- pyinstrument")[0]
 
 
+NOTES = """## Findings, fixes and what stands in the way (issue 10)
+
+### Regional dataset
+
+`esp-coord demo --scale region --seed 1` (module `esp_coord/region_demo.py`; `--factor` is read from
+`ESP_COORD_DEMO_FACTOR` until the shared CLI passes it — `python -m esp_coord.region_demo --factor 0.01` works
+meanwhile). Full size on PostgreSQL 15 (23 Nov 2026, shared 2-CPU VM, load average 10–22 from other sessions):
+**1 446 s wall clock but 3 min 0 s of CPU (user) + 14 s (sys)** — the rest was waiting for the CPU; ≈ 4 minutes on an
+idle machine. Resulting sizes: 200 teams, 3 001 accounts, 3 300 memberships, 50 000 patients (50 000 data keys,
+488 753 blind-index tokens, 10 000 notes), 10 000 meetings (60 000 invitees, 22 800 cases), 8 000 PPS (4 000 reviews),
+300 protocols, 15 000 tasks, 200 000 ledger entries, 400 claims; database 277 MB. Factor 0.01 on SQLite: 9 s.
+
+### Pages (target ≥ 35 % of hello) — missed; causes found with pyinstrument
+
+Profiles are in-process (test client, same database), 10 requests per page, SQLite factor 0.01 and PostgreSQL:
+
+1. **Dashboard** — `care_plans.views.dashboard_panel` loaded every active plan of the user's teams as entities, which
+   pulled each plan's whole selectin tree (problems → objectives → actions, reviews → participants, participants,
+   patient → followers …): 12.8 s of 22 s in the profile (1.25 s per request). **Fixed** (columns-only query:
+   id, team, number, next review): 1 247 → 96 ms per request in-process.
+2. **PPS dashboard** — `care_plans.views.dashboard` committed the audit row *before* rendering, so every plan was
+   expired and re-loaded one by one with its relationships (820 statements for 100 plans). **Fixed** (render, then
+   commit; same fix the patients feature made): 820 → 120 statements; the remaining growth is the data-key N+1 below.
+3. **Team activity** (`activity.views.team`, template `activity/team.html`): the page lists *every* ledger entry of
+   the team (no pagination; 1 000 per team at regional density) and renders each row with several gettext calls:
+   profile of 10 requests = 60 s, of which `render_template` 53 s (`source_label` → gettext 6.7 s, `status_label`
+   1.7 s, Jinja macro calls 42 s) and `list_entries` ORM loading (joined team/user/type) 6 s → 2.2 s per request
+   in-process, 18 s p50 under gunicorn. Needs pagination (e.g. 100 rows, totals via SQL GROUP BY) and labels
+   computed once per request — activity feature (being finished by its engineer during this work, not touched).
+4. **Meeting list** (`meetings.views.index` → `meetings.services.meetings_for_user`): loads every meeting of the
+   user's teams (≈ 50 per team over two years, ×2 for members of two teams) with their selectin invitees, slots
+   and cases, and each case's joined patient/followers: `ScalarResult.all` 10.3 s of 13.5 s for 10 requests.
+   Needs: a window (upcoming + the last N past meetings, "more" link) and `case_count` from a COUNT query instead
+   of loading cases (`selectinload(...).raiseload('*')` on what the list does not show). Meetings feature (being
+   edited during this work, not touched).
+5. **Patient page / mes tâches / meeting page**: per-row data-key look-ups and per-row audit events (see N+1
+   below); the fixed per-request stack (`/sante` ≈ 50–90 % of hello) leaves little room: a page that needs ~15–30
+   queries, an audit row (hash chain: SELECT … FOR UPDATE of `audit_head`) and a Jinja render cannot reach 35 %
+   of a bare "hello" under the same gunicorn on 2 shared CPUs; realistic goal: ≥ 35 % of `/sante`.
+
+### Query counts (tests/perf/test_query_counts.py, SQLite and PostgreSQL)
+
+Constant under 100× growth (no N+1): dashboard (after fix 1), meetings index, patient page (100 notes), team
+activity, protocols index, protocols team library, funding home, funding team page. N+1 found (xfail strict,
+reported to the integrator):
+
+- `patients.views.team_index` (patients list), `care_plans.views.dashboard` (PPS dashboard),
+  `tasks.views.mine` (mes tâches), `meetings.views.detail` (meeting page): **one `SELECT patient_key … WHERE
+  patient_id = ? AND version = ?` per patient** shown (`patients.crypto_service.data_key`, per-patient DEK
+  unwrap). Fix: `crypto_service.prefetch_keys(patient_ids)` — one `WHERE patient_id IN (…)` query filling the
+  per-request cache — called by these views before decrypting identities.
+- `tasks.views.mine` and `meetings.views.detail`: **one audit event per patient row read** (`task.read`,
+  `meeting.case.read`), i.e. 5 statements per row (`SELECT audit_head` ×2, `UPDATE audit_head` ×2, `INSERT
+  audit_event`). Fix in `core.audit`: `record_many()` appending N chained rows with one head update (or one event
+  per page listing the object ids).
+
+### Region-wide export (≤ 10×) — met
+
+Full region (200 teams, 400 claims): job body 43.6 s vs one team's claim PDF 11.7 s → 3.7×.
+"""
+
+
 def write(started, opts, gen, pages, summary, sections) -> None:
     lines = [
         "# Benchmarks — generated by `make bench` (`.venv/bin/python benchmarks/run_all.py`)",
@@ -159,7 +221,7 @@ def write(started, opts, gen, pages, summary, sections) -> None:
     if pages and pages.get("sizes"):
         lines += ["", "Table sizes: " + ", ".join(f"{k} {v:,}".replace(",", "\u202f")
                                                 for k, v in sorted(pages["sizes"].items()))]
-    lines += ["", *(s.rstrip() + "\n" for s in sections)]
+    lines += ["", *(s.rstrip() + "\n" for s in sections), NOTES]
     OUT.write_text("\n".join(lines) + "\n")
 
 

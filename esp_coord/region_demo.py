@@ -229,7 +229,7 @@ def run(seed: int = 1, echo=print, factor: float | None = None, progress: bool =
                 tok_rows.append({"id": ids(), "patient_id": pid, "team_id": team_id, "token": token})
             for uid in dict.fromkeys(members[ti][1 + p % 3: 3 + p % 3]):
                 fol_rows.append({"patient_id": pid, "user_id": uid})
-            if p % 5 == 0:  # a note on one patient in five
+            if (p // n["teams"]) % 5 == 0:  # a note on one patient in five, in every team
                 nid = ids()
                 note_rows.append({"id": nid, "patient_id": pid, "team_id": team_id, "author_id": members[ti][0],
                                   "category": "clinical", "version": 1,

@@ -45,7 +45,7 @@ def format_date(value: date | datetime | None, with_weekday: bool = True) -> str
 def format_time(value: datetime) -> str:
     """'12 h 30'"""
     local = to_paris(value)
-    return f"{local.hour} h {local.minute:02d}"
+    return f"{local.hour}\u00a0h\u00a0{local.minute:02d}"  # non-breaking: never wrap "12 h 30"
 
 
 def format_datetime(value: datetime | None, with_weekday: bool = True) -> str:

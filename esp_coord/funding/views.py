@@ -266,12 +266,18 @@ def _decider(team_id):
         abort(403 if membership_for(team_id) is not None else 404)
 
 
-@bp.route("/equipe/<team_id>/demandes/<claim_id>/paiement", methods=["GET", "POST"])
-def claim_pay(team_id, claim_id):
+def _submitted_claim(team_id, claim_id):
+    """A submitted claim, for the association's decision (payment or rejection); other statuses are 404."""
     _decider(team_id)
     team, _m, claim = _claim(team_id, claim_id)
     if claim.status != "submitted":
         abort(404)
+    return team, claim
+
+
+@bp.route("/equipe/<team_id>/demandes/<claim_id>/paiement", methods=["GET", "POST"])
+def claim_pay(team_id, claim_id):
+    team, claim = _submitted_claim(team_id, claim_id)
     data = svc.claim_data(claim)
     form = PaidForm()
     errors = {}
@@ -302,10 +308,7 @@ def claim_pay(team_id, claim_id):
 
 @bp.route("/equipe/<team_id>/demandes/<claim_id>/rejet", methods=["GET", "POST"])
 def claim_reject(team_id, claim_id):
-    _decider(team_id)
-    team, _m, claim = _claim(team_id, claim_id)
-    if claim.status != "submitted":
-        abort(404)
+    team, claim = _submitted_claim(team_id, claim_id)
     form = RejectForm()
     if form.validate_on_submit():
         svc.reject_claim(claim, form.reason.data, actor=current_user)

@@ -81,6 +81,15 @@ def _require_manager(membership, meeting):
         abort(403)
 
 
+def _manager_post(team_id, meeting_id):
+    """A manager's button on the meeting page: 404 outside the team, 403 for others, 400 without a valid token."""
+    team, membership, meeting = _load(team_id, meeting_id)
+    _require_manager(membership, meeting)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return team, membership, meeting
+
+
 def _field_error(form, err: svc.MeetingError, general: list):
     target = getattr(form, err.field, None) if err.field else None
     if target is not None and hasattr(target, "errors"):
@@ -285,10 +294,7 @@ def edit(team_id, meeting_id):
 
 @bp.route("/<team_id>/<meeting_id>/annuler", methods=["POST"])
 def cancel(team_id, meeting_id):
-    team, membership, meeting = _load(team_id, meeting_id)
-    _require_manager(membership, meeting)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    team, membership, meeting = _manager_post(team_id, meeting_id)
     target = _detail_url(team, meeting)
     return _attempt(lambda: svc.cancel_meeting(meeting, actor=current_user),
                     _("Meeting cancelled; the invitees have been informed."), target, _flash_error(target))
@@ -373,10 +379,7 @@ def answer(team_id, meeting_id):
 
 @bp.route("/<team_id>/<meeting_id>/sondage/cloturer", methods=["POST"])
 def close(team_id, meeting_id):
-    team, membership, meeting = _load(team_id, meeting_id)
-    _require_manager(membership, meeting)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    team, membership, meeting = _manager_post(team_id, meeting_id)
     return _attempt(lambda: svc.close_poll(meeting, request.form.get("slot_id"), actor=current_user),
                     _("Poll closed: the meeting is scheduled and the invitations have been sent."),
                     _detail_url(team, meeting), _detail_error(team, membership, meeting))
@@ -384,10 +387,7 @@ def close(team_id, meeting_id):
 
 @bp.route("/<team_id>/<meeting_id>/sondage/relancer", methods=["POST"])
 def remind(team_id, meeting_id):
-    team, membership, meeting = _load(team_id, meeting_id)
-    _require_manager(membership, meeting)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    team, membership, meeting = _manager_post(team_id, meeting_id)
     target = _detail_url(team, meeting)
     return _attempt(lambda: svc.remind_poll(meeting, actor=current_user),
                     lambda n: _("%(n)s reminder(s) sent.", n=n), target, _flash_error(target))

@@ -15,6 +15,15 @@ document.addEventListener("click", function (event) {
   }
 });
 document.addEventListener("DOMContentLoaded", function () {
+  // Scrollable table boxes must be reachable with the keyboard (axe scrollable-region-focusable).
+  document.querySelectorAll(".table-wrap").forEach(function (box) {
+    if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      const caption = box.querySelector("caption, th");
+      box.setAttribute("aria-label", caption ? caption.textContent.trim() : "Tableau");
+    }
+  });
   const summary = document.querySelector(".error-summary");
   if (summary) summary.focus();
   document.querySelectorAll("[data-progress-url]").forEach(function (el) {

@@ -129,7 +129,8 @@ def main(argv=None) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
     hello = rows[0][2]
     print(f"{common.machine()}; gunicorn sync workers={opts.workers}, {opts.clients} client processes, "
-          f"{opts.requests} requests per page; PostgreSQL 15; region factor {opts.factor}")
+          f"{opts.requests} requests per page; PostgreSQL 15; "
+          + (f"region factor {opts.factor}" if not opts.database_url else "reused region database"))
     print("| page | req/s | vs hello | p50 (ms) | p95 (ms) | p95 vs hello | errors | target ≥ 35 % |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     results = []

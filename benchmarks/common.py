@@ -6,6 +6,7 @@ and a signed session cookie for a user (server-side session row + Flask session 
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -51,9 +52,13 @@ def free_port() -> int:
 
 
 def app_env(tmp: Path, database_url: str) -> dict:
-    keyring = json.dumps({"current": "b1", "keys": {"b1": base64.b64encode(secrets.token_bytes(32)).decode()}})
+    # Fixed, published keys: benchmark databases are throw-away and must stay readable when reused with
+    # --database-url (random keys would make every patient field "donnée illisible"). Never for real data.
+    master = hashlib.sha256(b"esp-coord benchmark master key").digest()
+    keyring = json.dumps({"current": "b1", "keys": {"b1": base64.b64encode(master).decode()}})
     return {**os.environ, "ESP_COORD_ENV": "production", "DATABASE_URL": database_url,
-            "ESP_COORD_SECRET_KEY": secrets.token_urlsafe(48), "ESP_COORD_INDEX_KEY": secrets.token_urlsafe(48),
+            "ESP_COORD_SECRET_KEY": hashlib.sha256(b"esp-coord benchmark secret key").hexdigest(),
+            "ESP_COORD_INDEX_KEY": hashlib.sha256(b"esp-coord benchmark index key").hexdigest(),
             "ESP_COORD_MASTER_KEYS": keyring, "ESP_COORD_RATELIMIT_FEED": "10000000 per minute",
             "ESP_COORD_RATELIMIT_DEFAULT": "10000000 per minute",
             "ESP_COORD_LOG_LEVEL": "WARNING", "ESP_COORD_BASE_URL": "https://esp-coord.example.org",

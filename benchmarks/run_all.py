@@ -156,7 +156,10 @@ Profiles are in-process (test client, same database), 10 requests per page, SQLi
 1. **Dashboard** — `care_plans.views.dashboard_panel` loaded every active plan of the user's teams as entities, which
    pulled each plan's whole selectin tree (problems → objectives → actions, reviews → participants, participants,
    patient → followers …): 12.8 s of 22 s in the profile (1.25 s per request). **Fixed** (columns-only query:
-   id, team, number, next review): 1 247 → 96 ms per request in-process.
+   id, team, number, next review): 1 247 → 96 ms per request in-process (SQLite). On PostgreSQL after the fix
+   (profile below, 5 requests = 0.62 s): `_panels` 45 ms, `activity.services.list_entries` 42 ms (the user's ledger
+   entries loaded as ORM rows with joined team/user/type — a COUNT/LIMIT would do), `tasks_for_user` 19 ms,
+   `teams.services.composition` 9 ms per request.
 2. **PPS dashboard** — `care_plans.views.dashboard` committed the audit row *before* rendering, so every plan was
    expired and re-loaded one by one with its relationships (820 statements for 100 plans). **Fixed** (render, then
    commit; same fix the patients feature made): 820 → 120 statements; the remaining growth is the data-key N+1 below.
@@ -192,6 +195,17 @@ reported to the integrator):
   `meeting.case.read`), i.e. 5 statements per row (`SELECT audit_head` ×2, `UPDATE audit_head` ×2, `INSERT
   audit_event`). Fix in `core.audit`: `record_many()` appending N chained rows with one head update (or one event
   per page listing the object ids).
+
+### Colleagues' benchmarks in this run
+
+- Feed 304 path (25 % vs ≥ 50 %): equal to the app's own one-query `/sante` page (26 %) in the same run — the cost
+  is the app's fixed per-request stack (request id, limiter, login/session hooks, security headers), not the feed;
+  see docs/benchmarks/meetings.md. A lighter stack for `@feed_token_view` routes (skip session/CSRF/limiter
+  hooks) is core work (shared files).
+- Report PDF 1.52× at 2 000 entries (feature's own run: 1.16×): ledger → HTML is 0.064 s of the 0.409 s, the rest
+  of the gap is timing noise of a loaded VM (WeasyPrint alone varies ±50 % between runs); 10× data 1.33× and peak
+  RSS 159 MiB met.
+- Encrypted patient page 1.03× (met).
 
 ### Region-wide export (≤ 10×) — met
 

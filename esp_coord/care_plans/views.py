@@ -199,6 +199,9 @@ def dashboard(team_id):
     with_record = svc.patients_with_record_consent(p.patient_id for p in plans if p.consent_on is None)
     no_consent = [p for p in plans if p.status != "closed" and p.consent_on is None
                   and p.patient_id not in with_record]
+    from esp_coord.patients.crypto_service import prefetch_keys
+
+    prefetch_keys(p.patient_id for p in plans if p.status != "closed")  # one query, not one per plan
     names = {p.id: identity(p.patient).display_name for p in plans if p.status != "closed"}
     audit.record("care_plan.dashboard", team_id=team.id, object_type="team", object_id=team.id)
     html = render_template("care_plans/dashboard.html", team=team, membership=membership, counts=counts,

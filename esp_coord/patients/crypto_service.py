@@ -26,7 +26,7 @@ UNREADABLE = "donnée illisible"
 
 __all__ = ["UNREADABLE", "UnreadableData", "create_patient_key", "decrypt_bytes", "decrypt_text",
            "destroy_patient_keys", "encrypt_bytes", "encrypt_text", "forget_cached_keys", "key_status",
-           "read_text", "rewrap_batch"]
+           "prefetch_keys", "read_text", "rewrap_batch"]
 
 
 def _key_aad(patient_id, version: int) -> bytes:
@@ -69,6 +69,21 @@ def data_key(patient_id: uuid.UUID, version: int | None = None) -> tuple[int, by
     dek = crypto.unwrap_key(keys.kek(row.master_key_id), row.wrapped_dek, _key_aad(patient_id, row.version))
     cache[(patient_id, row.version)] = dek
     return row.version, dek
+
+
+def prefetch_keys(patient_ids) -> None:
+    """Unwrap the data keys of many patients with one query per 500 (list pages: patients list, PPS dashboard…),
+    filling the per-request cache that `data_key` reads; missing or destroyed keys stay missing (→ "illisible")."""
+    cache = _cache()
+    if not has_app_context():
+        return
+    ids = list(dict.fromkeys(pid for pid in patient_ids if pid is not None))
+    for i in range(0, len(ids), 500):
+        rows = db.session.execute(sa.select(PatientKey).where(PatientKey.patient_id.in_(ids[i:i + 500]))).scalars()
+        for row in rows:
+            if (row.patient_id, row.version) not in cache:
+                cache[(row.patient_id, row.version)] = crypto.unwrap_key(
+                    keys.kek(row.master_key_id), row.wrapped_dek, _key_aad(row.patient_id, row.version))
 
 
 def _aead(patient_id, version: int | None = None):

@@ -211,7 +211,9 @@ def search_patients(team, query: str | None = None, birth_date: date | None = No
         stmt = stmt.where(Patient.birth_date_index == birth_date_token(team.id, birth_date))
     patients = db.session.execute(stmt.order_by(Patient.created_at.desc()).limit(limit)).scalars().all()
     from esp_coord.patients.access import identity
+    from esp_coord.patients.crypto_service import prefetch_keys
 
+    prefetch_keys(p.id for p in patients)  # one query for the listed patients' data keys, not one per patient
     return sorted(patients, key=lambda p: normalise_name(identity(p).display_name))
 
 

@@ -36,10 +36,9 @@ class QueryCounter:
         sa.event.remove(db.engine, "before_cursor_execute", self)
 
 
-def count(client, url: str, warm_up: bool = True) -> list[str]:
-    if warm_up:
-        resp = client.get(url)
-        assert resp.status_code == 200, (url, resp.status_code)
+def count(client, url: str) -> list[str]:
+    resp = client.get(url)
+    assert resp.status_code == 200, (url, resp.status_code)
     with QueryCounter() as qc:
         resp = client.get(url)
     assert resp.status_code == 200, (url, resp.status_code)
@@ -273,17 +272,15 @@ PAGES = {
     "funding_team": (lambda w, k: w.claims(k), lambda w: f"/financement/equipe/{w.team.id}"),
 }
 
+# Fixed while measuring: patients list and PPS dashboard (crypto_service.prefetch_keys: one query for the page's
+# data keys; PPS dashboard also committed before rendering, which re-loaded every plan one by one).
 # N+1 reported to the integrator (issue 10 report, docs/benchmarks.md "Query counts"); strict: the test turns red
 # as soon as the page is fixed, so the mark is removed then.
-_KEY = "one patient_key SELECT per patient (crypto_service.data_key: no batch prefetch of data keys)"
+_KEY = "one patient_key SELECT per patient (fix: call crypto_service.prefetch_keys(ids) before decrypting)"
 _AUDIT = "one hash-chained audit_event per patient row read (5 statements: 2 SELECT + 2 UPDATE audit_head, 1 INSERT)"
 XFAIL: dict[str, str] = {
-    "patients_list": f"patients.views.team_index: {_KEY} to decrypt each listed identity",
     "my_tasks": f"tasks.views.mine: {_KEY} and {_AUDIT} for each task about a patient",
     "meeting_page": f"meetings.views.detail: {_KEY} and {_AUDIT} (meeting.case.read) for each case",
-    # (the dashboard also committed before rendering, which re-loaded every plan one by one with its selectin
-    # relationships, 8 statements per plan: fixed in care_plans/views.py by rendering first, then committing)
-    "pps_dashboard": f"care_plans.views.dashboard: {_KEY} to decrypt each plan's patient name",
 }
 
 
@@ -301,5 +298,5 @@ def test_query_count_constant_when_data_grows(page, app, client, f):
     small = count(client, url)
     build(w, GROWTH - 1)
     db.session.commit()
-    big = count(client, url, warm_up=False)  # caches are warm from the first count
+    big = count(client, url)
     assert len(small) == len(big), f"{page} {url}\n" + explain(small, big)

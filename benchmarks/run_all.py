@@ -162,7 +162,7 @@ Profiles are in-process (test client, same database), 10 requests per page, SQLi
    `teams.services.composition` 9 ms per request.
 2. **PPS dashboard** — `care_plans.views.dashboard` committed the audit row *before* rendering, so every plan was
    expired and re-loaded one by one with its relationships (820 statements for 100 plans). **Fixed** (render, then
-   commit; same fix the patients feature made): 820 → 120 statements; the remaining growth is the data-key N+1 below.
+   commit; same fix the patients feature made) and data keys prefetched in one query: 820 → 21 statements.
 3. **Team activity** (`activity.views.team`, template `activity/team.html`): the page lists *every* ledger entry of
    the team (no pagination; 1 000 per team at regional density) and renders each row with several gettext calls:
    profile of 10 requests = 60 s, of which `render_template` 53 s (`source_label` → gettext 6.7 s, `status_label`
@@ -182,19 +182,22 @@ Profiles are in-process (test client, same database), 10 requests per page, SQLi
 
 ### Query counts (tests/perf/test_query_counts.py, SQLite and PostgreSQL)
 
-Constant under 100× growth (no N+1): dashboard (after fix 1), meetings index, patient page (100 notes), team
-activity, protocols index, protocols team library, funding home, funding team page. N+1 found (xfail strict,
-reported to the integrator):
+Constant under 100× growth (no N+1), both engines: dashboard, meetings index, patient page (100 notes), patients
+list, team activity, PPS dashboard, protocols index, protocols team library, funding home, funding team page.
 
-- `patients.views.team_index` (patients list), `care_plans.views.dashboard` (PPS dashboard),
-  `tasks.views.mine` (mes tâches), `meetings.views.detail` (meeting page): **one `SELECT patient_key … WHERE
-  patient_id = ? AND version = ?` per patient** shown (`patients.crypto_service.data_key`, per-patient DEK
-  unwrap). Fix: `crypto_service.prefetch_keys(patient_ids)` — one `WHERE patient_id IN (…)` query filling the
-  per-request cache — called by these views before decrypting identities.
-- `tasks.views.mine` and `meetings.views.detail`: **one audit event per patient row read** (`task.read`,
-  `meeting.case.read`), i.e. 5 statements per row (`SELECT audit_head` ×2, `UPDATE audit_head` ×2, `INSERT
-  audit_event`). Fix in `core.audit`: `record_many()` appending N chained rows with one head update (or one event
-  per page listing the object ids).
+Fixed while measuring (shared code, eager loading / caching): **patients list** and **PPS dashboard** did one
+`SELECT patient_key … WHERE patient_id = ? AND version = ?` per patient shown (per-patient data-key unwrap in
+`patients.crypto_service.data_key`): new `crypto_service.prefetch_keys(patient_ids)` — one `WHERE patient_id IN (…)`
+query per 500 patients filling the per-request key cache — called by `patients.services.search_patients` and
+`care_plans.views.dashboard` (which also stopped committing before rendering: 820 → 21 statements for 100 plans).
+
+N+1 still present (xfail strict, reported to the integrator; those features were being edited during this work):
+
+- `tasks.views.mine` (mes tâches) and `meetings.views.detail` (meeting page): the same data-key look-up per patient
+  (fix: call `prefetch_keys` on the tasks' / cases' patient ids) **and one audit event per patient row read**
+  (`task.read`, `meeting.case.read`), i.e. 5 statements per row (`SELECT audit_head` ×2, `UPDATE audit_head` ×2,
+  `INSERT audit_event`). Fix in `core.audit`: a `record_many()` appending N chained rows with one head update (or
+  one event per page listing the object ids).
 
 ### Colleagues' benchmarks in this run
 

@@ -225,7 +225,7 @@ def run(seed: int = 1, echo=print, factor: float | None = None, progress: bool =
             for name, value in ident.items():
                 row[f"{name}_enc"] = encrypt_text(pid, "patient", name, pid, value)
             p_rows.append(row)
-            for token in name_tokens(team_id, ident["birth_name"], ident["usage_name"], ident["first_names"]):
+            for token in sorted(name_tokens(team_id, ident["birth_name"], ident["usage_name"], ident["first_names"])):
                 tok_rows.append({"id": ids(), "patient_id": pid, "team_id": team_id, "token": token})
             for uid in dict.fromkeys(members[ti][1 + p % 3: 3 + p % 3]):
                 fol_rows.append({"patient_id": pid, "user_id": uid})
@@ -451,12 +451,16 @@ def run(seed: int = 1, echo=print, factor: float | None = None, progress: bool =
 
 @contextlib.contextmanager
 def _seeded_uuid4(ids):
-    original = uuid.uuid4
+    """The services' uuid4() ids and utc_now() timestamps (claims, snapshots) come from the seed/reference date."""
+    from esp_coord.funding import services as funding
+
+    original, original_now = uuid.uuid4, funding.utc_now
     uuid.uuid4 = ids
+    funding.utc_now = lambda: REFERENCE_NOW
     try:
         yield
     finally:
-        uuid.uuid4 = original
+        uuid.uuid4, funding.utc_now = original, original_now
 
 
 def _claims(funding, teams, members, team_objs, year) -> int:
@@ -468,10 +472,12 @@ def _claims(funding, teams, members, team_objs, year) -> int:
         admin = db.session.get(User, members[ti][0])
         for y in (year - 1, year):
             claim = funding.create_claim(team_objs[t["id"]], "year", date(y, 1, 1), date(y, 12, 31), actor=admin)
+            claim.created_at = claim.updated_at = REFERENCE_NOW
             count += 1
             if y < year:
                 try:
                     funding.submit_claim(claim, actor=admin)
+                    claim.updated_at = REFERENCE_NOW
                 except funding.FundingError:
                     pass
         if ti % 20 == 19:

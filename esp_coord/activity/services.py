@@ -176,6 +176,39 @@ def list_entries(**filters) -> list[LedgerEntry]:
     return list(db.session.execute(ledger_query(**filters)).scalars().unique())
 
 
+PAGE_SIZE = 100
+
+
+def list_page(page: int = 1, **filters) -> tuple[list[LedgerEntry], int]:
+    """One page of entries (newest first) and the number of pages; the totals come from totals_sql()."""
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(ledger_query(**filters).order_by(None).subquery())).scalar_one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    stmt = ledger_query(**filters).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    return list(db.session.execute(stmt).scalars().unique()), pages
+
+
+def totals_sql(**filters) -> dict:
+    """Same figures as totals(), aggregated by the database (no row is loaded)."""
+    sub = ledger_query(**filters).order_by(None).subquery()
+    rows = db.session.execute(
+        sa.select(sub.c.status, sub.c.action_type, sa.func.count(),
+                  sa.func.coalesce(sa.func.sum(sub.c.patient_count), 0),
+                  sa.func.coalesce(sa.func.sum(sub.c.duration_minutes), 0))
+        .group_by(sub.c.status, sub.c.action_type)).all()
+    labels = dict(db.session.execute(sa.select(ActionType.code, ActionType.label)).all())
+    out = {"count": 0, "patients": 0, "minutes": 0, "by_status": {}, "by_type": {}}
+    for status, code, count, patients, minutes in rows:
+        out["count"] += count
+        out["patients"] += int(patients)
+        out["minutes"] += int(minutes)
+        out["by_status"][status] = out["by_status"].get(status, 0) + count
+        label = labels.get(code, code)
+        out["by_type"][label] = out["by_type"].get(label, 0) + count
+    return out
+
+
 def totals(entries) -> dict:
     out = {"count": 0, "patients": 0, "minutes": 0, "by_status": {}, "by_type": {}}
     for e in entries:

@@ -91,12 +91,20 @@ def new():
 def team(team_id):
     team, membership = team_access(team_id, "coordinator")
     filters = _filters(with_member=True)
-    entries = svc.list_entries(team_ids=[team.id], **filters)
+    page = request.args.get("page", 1, type=int) or 1
+    entries, pages = svc.list_page(page, team_ids=[team.id], **filters)
     return render_template(
-        "activity/team.html", team=team, entries=entries, totals=svc.totals(entries), years=_years(),
+        "activity/team.html", team=team, entries=entries, totals=svc.totals_sql(team_ids=[team.id], **filters),
+        page=min(max(1, page), pages), pages=pages, page_url=_page_url, years=_years(),
         statuses=LEDGER_STATUSES, types=_all_types(), filters=filters, members=team.memberships,
         source_label=svc.source_label, query=request.query_string.decode(),
     )
+
+
+def _page_url(team_id, page: int) -> str:
+    args = request.args.to_dict()
+    args["page"] = page
+    return url_for("activity.team", team_id=team_id, **args)
 
 
 @bp.get("/equipe/<team_id>/export.csv")

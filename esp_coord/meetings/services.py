@@ -576,7 +576,12 @@ def validate_minutes(meeting: Meeting, *, actor) -> int:
 
 
 # ---------------------------------------------------------------- queries
-def meetings_for_user(user, *, team_ids=None):
+PAST_WINDOW = 50
+
+
+def meetings_for_user(user, *, team_ids=None, past_limit: int = PAST_WINDOW):
+    """Open polls and meetings not yet over (all), plus the `past_limit` most recent past ones.
+    The window keeps the meetings page constant-time for a team with years of history."""
     from esp_coord.teams.models import Membership
 
     if team_ids is None:
@@ -584,10 +589,17 @@ def meetings_for_user(user, *, team_ids=None):
             Membership.user_id == user.id, Membership.ended_on.is_(None))).scalars().all()
     if not team_ids:
         return []
-    return db.session.execute(
-        sa.select(Meeting).where(Meeting.team_id.in_(team_ids))
+    now = utc_now()
+    current = sa.or_(Meeting.status == "poll", Meeting.ends_at.is_(None), Meeting.ends_at >= now)
+    recent = db.session.execute(
+        sa.select(Meeting).where(Meeting.team_id.in_(team_ids), current)
         .order_by(Meeting.starts_at.is_(None).desc(), Meeting.starts_at.desc())
     ).scalars().all()
+    past = db.session.execute(
+        sa.select(Meeting).where(Meeting.team_id.in_(team_ids), sa.not_(current))
+        .order_by(Meeting.starts_at.desc()).limit(past_limit)
+    ).scalars().all()
+    return list(recent) + list(past)
 
 
 # ---------------------------------------------------------------- reminders (CLI)

@@ -78,6 +78,9 @@ def configure_logging(app: Flask) -> None:
 
 
 def configure_extensions(app: Flask) -> None:
+    from esp_coord.core import forms
+
+    forms.install()
     from esp_coord.core.dbevents import install_sqlite_pragmas
     from esp_coord.core.i18n import translation_directories
     from esp_coord.extensions import babel, csrf, db, limiter, login_manager, migrate

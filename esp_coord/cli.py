@@ -81,12 +81,15 @@ def keys_generate() -> None:
 @click.option("--scale", type=click.Choice(["team", "region"]), default="team", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Ne rien faire si des équipes existent déjà.")
+@click.option("--factor", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Région : réduit tous les volumes (ex. 0.01) pour les tests et les mesures rapides.")
 @with_appcontext
-def demo_command(scale: str, seed: int, if_empty: bool) -> None:
-    """Load demo data (one ESP CLAP team in Pays de la Loire and a second team sharing a member)."""
+def demo_command(scale: str, seed: int, if_empty: bool, factor: float | None) -> None:
+    """Load demo data (one ESP CLAP team in Pays de la Loire and a second team sharing a member),
+    or with --scale region the deterministic regional dataset."""
     from esp_coord import demo
 
-    demo.run(scale=scale, seed=seed, if_empty=if_empty, echo=click.echo)
+    demo.run(scale=scale, seed=seed, if_empty=if_empty, echo=click.echo, factor=factor)
 
 
 @click.command("worker")

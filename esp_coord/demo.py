@@ -68,7 +68,8 @@ def demo_totp_secret(email: str) -> str:
     return base64.b32encode(digest).decode()
 
 
-def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print) -> DemoContext | None:
+def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print,
+        factor: float | None = None) -> DemoContext | None:
     if current_app.config["ENV"] == "production" and scale == "team":
         raise SystemExit("Les données de démonstration sont refusées en production / demo refused in production.")
     if if_empty and db.session.execute(sa.select(sa.func.count()).select_from(Team)).scalar():
@@ -78,7 +79,7 @@ def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print) 
     if scale == "region":
         from esp_coord import region_demo
 
-        return region_demo.run(seed=seed, echo=echo)
+        return region_demo.run(seed=seed, echo=echo, factor=factor)
     import logging
 
     logging.getLogger("esp_coord.audit").setLevel(logging.WARNING)  # keep the terminal readable

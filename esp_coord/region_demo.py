@@ -4,8 +4,7 @@ Full size: 200 teams, 3 000 professionals (about one in ten in two teams), 50 00
 with attendance, cases and minutes, 8 000 PPS with problems/objectives/actions and reviews, 300 protocols,
 200 000 ledger entries, and two years of funding claims (a submitted claim for the previous year, a draft
 for the current one). `factor` (0 < f <= 1, e.g. 0.01) scales every count down for tests and quick
-benchmarks; the CLI reads it from the environment variable `ESP_COORD_DEMO_FACTOR` until the shared CLI
-grows a `--factor` option (`python -m esp_coord.region_demo --factor 0.01 --seed 1` works meanwhile).
+benchmarks: `esp-coord demo --scale region --factor 0.01 --seed 1` (or ESP_COORD_DEMO_FACTOR).
 
 Deterministic: every id comes from a `random.Random(seed)` UUID generator, every date and timestamp is
 relative to the fixed REFERENCE_DATE (not today). Same seed and factor → same rows (ciphertexts differ

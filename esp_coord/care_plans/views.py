@@ -568,6 +568,8 @@ def _version_or_404(plan, number):
         n = int(number)
     except (TypeError, ValueError):
         abort(404)
+    if not 1 <= n <= 100_000:
+        abort(404)
     snap = svc.load_version(plan, n)
     if snap is None:
         abort(404)

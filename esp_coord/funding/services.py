@@ -629,7 +629,14 @@ def claim_data(claim: Claim) -> dict:
 
 
 def submit_claim(claim: Claim, *, actor) -> None:
-    if claim.status != "draft":
+    # Claim the draft atomically first: of two concurrent submissions only one sees rowcount == 1
+    # (the UPDATE takes the row lock on PostgreSQL and the write lock on SQLite).
+    won = db.session.execute(
+        sa.update(Claim).where(Claim.id == claim.id, Claim.status == "draft")
+        .values(status="submitting").execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(claim)
+    if won != 1:
         raise FundingError(_("This claim is already submitted."))
     data = build_claim_data(claim)
     if not data["entries"]:

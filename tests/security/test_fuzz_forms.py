@@ -27,19 +27,10 @@ from hypothesis import strategies as st
 
 from tests.security.authz_rules import RUN_LAST, SESSION_CHANGING, World, build_url, diff, route_cases
 
-# Confirmed 5xx reported to the integrator (each has a strict xfail reproduction at the end of this file); the
-# fuzzer does not stop on them but still fuzzes the other fields of these forms.
+# Any 5xx found is a bug; each fixed one keeps a regression test at the end of this file.
 HUGE_INT = "9" * 400
 _OVERFLOW = "IntegerField + NumberRange: int('9'*400) → OverflowError in WTForms math.isnan → 500 instead of 400"
-KNOWN_5XX = {
-    "activity.new": _OVERFLOW,
-    "protocols.add_meeting": _OVERFLOW,
-    "funding.projet_edit": _OVERFLOW,
-    "funding.claim_new": _OVERFLOW,
-    "care_plans.compare": "_version_or_404: int() of ?a=/?b= unbounded → OverflowError in the DB driver (500)",
-    "care_plans.pdf": "_version_or_404: int() of ?version= unbounded → OverflowError in the DB driver (500)",
-    "care_plans.version": "_version_or_404: int() of <number> unbounded → OverflowError in the DB driver (500)",
-}
+KNOWN_5XX: dict[str, str] = {}  # every 5xx found so far is fixed (see the regression tests at the end)
 TOTAL = int(os.environ.get("ESP_FUZZ_EXAMPLES", "1500"))
 MARK = "<script>espxss()</script>"
 MARK_RAW = "<script>espxss"
@@ -274,7 +265,7 @@ def _short(payload):
                 (f"<{len(v)} bytes>" if isinstance(v, bytes) else v)) for k, v in payload.items()}
 
 
-# ------------------------------------------------------------------------------------- confirmed bugs (xfail)
+# ------------------------------------------------------------------- regression tests for bugs the fuzzer found
 def _post_as(world, role, url, data, page=None):
     from tests.conftest import csrf_from
 
@@ -299,7 +290,6 @@ OVERFLOW_CASES = [("activity.new", "patient_count"), ("activity.new", "duration_
                   ("funding.claim_new", "year")]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG reported to the integrator: " + _OVERFLOW)
 @pytest.mark.parametrize(("endpoint", "field"), OVERFLOW_CASES)
 def test_bug_huge_integer_is_a_400_not_a_500(world, endpoint, field):
     field = field or _projet_int_field()
@@ -314,7 +304,6 @@ PLAN_VERSION_BUG = ("BUG reported to the integrator: care_plans.views._version_o
                     "the query; 2**64 → OverflowError (SQLite) / out-of-range (PostgreSQL) → 500 instead of 404")
 
 
-@pytest.mark.xfail(strict=True, reason=PLAN_VERSION_BUG)
 @pytest.mark.parametrize("suffix", ["comparer?a=18446744073709551616&b=1", "pdf/equipe?version=18446744073709551616",
                                     "version/18446744073709551616"])
 def test_bug_huge_care_plan_version_is_a_404(world, suffix):

@@ -382,7 +382,6 @@ CLAIM_RACE_BUG = ("BUG reported to the integrator: funding.services.submit_claim
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=CLAIM_RACE_BUG)
 def test_claim_is_submitted_exactly_once_under_race(server):
     """12 sessions (gp and nurse, both allowed) submit the same draft claim at the same instant."""
     result = run_load(server, writers=12, seconds=2, min_steps=0, claim_racers=("gp", "nurse", "pharmacist", "physio",

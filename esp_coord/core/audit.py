@@ -140,6 +140,53 @@ def record(
     return event
 
 
+def record_many(action: str, items: list[dict], *, actor=None) -> list[AuditEvent]:
+    """Append several rows of one action in one chain step (list pages reading many patients):
+    the head is locked and moved once, the rows are inserted together — constant statements per page.
+    Each item: team_id, patient_id, object_type, object_id, optional outcome/details."""
+    if not items:
+        return []
+    session = _session()
+    actor_id = actor.id if actor is not None else None
+    if actor_id is None and has_request_context():
+        from flask_login import current_user
+
+        if getattr(current_user, "is_authenticated", False):
+            actor_id = current_user.id
+    n = len(items)
+    updated = session.execute(
+        sa.update(AuditHead).where(AuditHead.id == 1).values(last_seq=AuditHead.last_seq + n)
+    ).rowcount
+    if not updated:
+        session.add(AuditHead(id=1, last_seq=n, last_hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS))
+        session.flush()
+    head = session.execute(sa.select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    session.refresh(head)
+    seq = head.last_seq - n + 1
+    prev = head.last_hash
+    now = utc_now()
+    ip = request.remote_addr if has_request_context() else None
+    rid = getattr(g, "request_id", None) if has_request_context() else None
+    events = []
+    for offset, item in enumerate(items):
+        details = item.get("details")
+        event = AuditEvent(
+            seq=seq + offset, occurred_at=now, actor_id=actor_id, team_id=item.get("team_id"),
+            patient_id=item.get("patient_id"), action=action, object_type=item.get("object_type"),
+            object_id=str(item["object_id"]) if item.get("object_id") is not None else None,
+            outcome=item.get("outcome", "success"), ip=ip, request_id=rid,
+            details=json.dumps(details, sort_keys=True, ensure_ascii=False) if details else None, prev_hash=prev,
+        )
+        event.hash = event.compute_hash()
+        prev = event.hash
+        events.append(event)
+    head.last_hash = prev
+    session.add_all(events)
+    session.flush()
+    log.info("audit %s x%d", action, n)
+    return events
+
+
 @dataclass
 class VerifyResult:
     ok: bool

@@ -304,13 +304,17 @@ def cancel(team_id, meeting_id):
 def _render_detail(team, membership, meeting, *, errors=None, mark_form=None, status=200):
     from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible, identity
 
+    from esp_coord.patients.crypto_service import prefetch_keys
+
+    prefetch_keys([case.patient_id for case in meeting.cases])
     cases = []
     for case in meeting.cases:
         visible = content_visible(case.patient, case.created_by_id, current_user)
         cases.append({"case": case, "name": identity(case.patient).display_name,
                       "question": svc.case_text(case, "question") if visible else OPPOSITION_NOTICE})
-        audit.record("meeting.case.read", actor=current_user, team_id=team.id, patient_id=case.patient_id,
-                     object_type="meeting_case", object_id=case.id)
+    audit.record_many("meeting.case.read", [
+        {"team_id": team.id, "patient_id": case.patient_id, "object_type": "meeting_case", "object_id": case.id}
+        for case in meeting.cases], actor=current_user)
     db.session.commit()
     me = svc.invitee_for(meeting, current_user.id)
     my_answers = {}

@@ -130,7 +130,11 @@ def displayed_details(tasks, viewer) -> dict:
     if patient_ids:
         patients = {p.id: p for p in db.session.execute(
             sa.select(Patient).where(Patient.id.in_(patient_ids))).scalars()}
+    from esp_coord.patients.crypto_service import prefetch_keys
+
+    prefetch_keys(patient_ids)
     out: dict = {}
+    reads: list[dict] = []
     for task in tasks:
         if task.patient_id is None:
             out[task.id] = task.detail_plain
@@ -148,8 +152,9 @@ def displayed_details(tasks, viewer) -> dict:
             out[task.id] = None
             continue
         out[task.id] = task_detail(task)
-        audit.record("task.read", actor=viewer, team_id=task.team_id, patient_id=task.patient_id,
-                     object_type="task", object_id=task.id)
+        reads.append({"team_id": task.team_id, "patient_id": task.patient_id, "object_type": "task",
+                      "object_id": task.id})
+    audit.record_many("task.read", reads, actor=viewer)
     return out
 
 

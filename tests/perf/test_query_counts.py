@@ -278,10 +278,8 @@ PAGES = {
 # as soon as the page is fixed, so the mark is removed then.
 _KEY = "one patient_key SELECT per patient (fix: call crypto_service.prefetch_keys(ids) before decrypting)"
 _AUDIT = "one hash-chained audit_event per patient row read (5 statements: 2 SELECT + 2 UPDATE audit_head, 1 INSERT)"
-XFAIL: dict[str, str] = {
-    "my_tasks": f"tasks.views.mine: {_KEY} and {_AUDIT} for each task about a patient",
-    "meeting_page": f"meetings.views.detail: {_KEY} and {_AUDIT} (meeting.case.read) for each case",
-}
+# Then fixed: "mes tâches" and the meeting page (prefetch_keys + audit.record_many: one chain step per page).
+XFAIL: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=XFAIL[p]))

@@ -303,7 +303,6 @@ def cancel(team_id, meeting_id):
 # ---------------------------------------------------------------- detail
 def _render_detail(team, membership, meeting, *, errors=None, mark_form=None, status=200):
     from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible, identity
-
     from esp_coord.patients.crypto_service import prefetch_keys
 
     prefetch_keys([case.patient_id for case in meeting.cases])

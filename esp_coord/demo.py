@@ -28,7 +28,7 @@ from esp_coord.reference import ensure_all_reference_data
 from esp_coord.teams.models import Membership, Team, TeamSite
 
 CLISSON_ADDRESS = "12 rue du Docteur Guilbaud, 44190 Clisson"
-DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105  # nosec B105 - published demo password, refused in production
+DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105 - published demo password, refused in production  # nosec B105
 
 
 @dataclass
@@ -83,7 +83,8 @@ def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print,
     import logging
 
     logging.getLogger("esp_coord.audit").setLevel(logging.WARNING)  # keep the terminal readable
-    ctx = DemoContext(seed=seed, scale=scale, echo=echo, today=today_paris(), rng=random.Random(seed))  # nosec B311 - reproducible demo data, never a secret
+    rng = random.Random(seed)  # reproducible demo data, never a secret  # nosec B311
+    ctx = DemoContext(seed=seed, scale=scale, echo=echo, today=today_paris(), rng=rng)
     ensure_all_reference_data()
     seed_base(ctx)
     db.session.commit()

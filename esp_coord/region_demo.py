@@ -38,7 +38,7 @@ REFERENCE_NOW = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 FULL = {"teams": 200, "users": 3000, "patients": 50000, "meetings": 10000, "plans": 8000, "protocols": 300,
         "ledger": 200000}
 BATCH = 2000
-PASSWORD = "demo-esp-coord-2026"  # noqa: S105  # nosec B105 - published demo password, refused in production
+PASSWORD = "demo-esp-coord-2026"  # noqa: S105 - published demo password, refused in production  # nosec B105
 ASSOCIATION_EMAIL = "association@region.demo.esp-coord.fr"
 
 FIRST = ["Marie", "Jean", "Pierre", "Anne", "Louise", "Paul", "Jeanne", "Michel", "Catherine", "Alain", "Sylvie",
@@ -84,7 +84,7 @@ class Ids:
     """Seeded UUID4 generator (same seed → same ids)."""
 
     def __init__(self, seed: int):
-        self.rng = random.Random(f"esp-coord-region-ids:{seed}")  # nosec B311 - reproducible demo ids
+        self.rng = random.Random(f"esp-coord-region-ids:{seed}")  # reproducible demo ids  # nosec B311
 
     def __call__(self) -> uuid.UUID:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
@@ -135,7 +135,7 @@ def run(seed: int = 1, echo=print, factor: float | None = None, progress: bool =
     n = scaled(factor)
     started = time.perf_counter()
     ids = Ids(seed)
-    rng = random.Random(f"esp-coord-region-data:{seed}")  # nosec B311 - reproducible demo data
+    rng = random.Random(f"esp-coord-region-data:{seed}")  # reproducible demo data  # nosec B311
     stamp = {"created_at": REFERENCE_NOW, "updated_at": REFERENCE_NOW}
     ensure_all_reference_data()
     db.session.commit()

@@ -87,8 +87,11 @@ def keys_generate() -> None:
 def demo_command(scale: str, seed: int, if_empty: bool, factor: float | None) -> None:
     """Load demo data (one ESP CLAP team in Pays de la Loire and a second team sharing a member),
     or with --scale region the deterministic regional dataset."""
+    import logging
+
     from esp_coord import demo
 
+    logging.getLogger("esp_coord.audit").setLevel(logging.WARNING)  # keep the terminal readable
     demo.run(scale=scale, seed=seed, if_empty=if_empty, echo=click.echo, factor=factor)
 
 

@@ -80,9 +80,6 @@ def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print,
         from esp_coord import region_demo
 
         return region_demo.run(seed=seed, echo=echo, factor=factor)
-    import logging
-
-    logging.getLogger("esp_coord.audit").setLevel(logging.WARNING)  # keep the terminal readable
     rng = random.Random(seed)  # reproducible demo data, never a secret  # nosec B311
     ctx = DemoContext(seed=seed, scale=scale, echo=echo, today=today_paris(), rng=rng)
     ensure_all_reference_data()

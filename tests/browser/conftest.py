@@ -65,7 +65,7 @@ class LiveServer:
 def _live_app(db_file: Path):
     from tests.conftest import make_app
 
-    return make_app(f"sqlite:///{db_file}", MAIL_BACKEND="outbox", RATELIMIT_ENABLED=False,
+    return make_app(f"sqlite:///{db_file}", MAIL_BACKEND="outbox",
                     BASE_URL="http://127.0.0.1")
 
 

@@ -301,7 +301,7 @@ def run_load(server, writers: int, seconds: float, claim_racers=("gp", "nurse"),
     return ids, before, after, acked, browsers, statuses, errors, claim_results, acked_sets
 
 
-def check(server, result, check_claim=False):
+def check(server, result, check_claim=False, require_writes=True):
     from esp_coord.activity.models import LedgerEntry
     from esp_coord.core.audit import AuditEvent
     from esp_coord.extensions import db
@@ -353,7 +353,8 @@ def check(server, result, check_claim=False):
     print(f"\nload: {len(browsers)} writers, {total} requests, statuses {dict(statuses)}, "
           f"{writes} acknowledged note/ledger/check-in writes all found, poll answers {len(acked_sets['poll'])} "
           f"users×meetings, claim race {claim_results}")
-    assert writes > 0, "no write was acknowledged: the scenario does not exercise the app"
+    if require_writes:
+        assert writes > 0, "no write was acknowledged: the scenario does not exercise the app"
     return total, writes
 
 
@@ -371,14 +372,12 @@ def server(request, tmp_path):
 @pytest.mark.postgres
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn on Linux only")
 def test_concurrent_writers_ci(server):
-    """8 writers × 15 s; the claim race runs too (its once-only check is the xfail test below)."""
+    """8 writers × 15 s; the claim race runs too (its once-only check is the test below)."""
     check(server, run_load(server, writers=8, seconds=15))
 
 
-CLAIM_RACE_BUG = ("BUG reported to the integrator: funding.services.submit_claim checks `status == 'draft'` "
-                  "then writes without a row lock or conditional UPDATE; simultaneous POST .../soumettre from "
-                  "several sessions all succeed (3 'funding.claim.submit' audit events for one claim, snapshot and "
-                  "sha256 overwritten). Expected: exactly one submission, the others refused.")
+# Found by this suite and fixed: submit_claim now claims the draft with a conditional UPDATE
+# (status draft -> submitting), so of simultaneous submissions exactly one wins.
 
 
 @pytest.mark.postgres
@@ -386,7 +385,7 @@ def test_claim_is_submitted_exactly_once_under_race(server):
     """12 sessions (gp and nurse, both allowed) submit the same draft claim at the same instant."""
     result = run_load(server, writers=12, seconds=2, min_steps=0, claim_racers=("gp", "nurse", "pharmacist", "physio",
                                                                    "dietitian"))
-    check(server, result, check_claim=True)
+    check(server, result, check_claim=True, require_writes=False)  # 2 s: the race itself is what counts
 
 
 @pytest.mark.stress

@@ -17,6 +17,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import date
@@ -99,22 +100,27 @@ def _env(url: str) -> dict:
 
 
 def _wait_ready(child: subprocess.Popen) -> list[str]:
-    """Lines printed by the child up to and including its "ready" line."""
-    lines: list[str] = []
+    """Lines printed by the child up to and including its "ready" line (raw reads: no buffered lines that
+    select() cannot see)."""
+    fd = child.stdout.fileno()
+    buffer = b""
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
+        lines = buffer[:buffer.rfind(b"\n") + 1].decode().splitlines()  # complete lines only
+        if any(line.startswith("ready") for line in lines):
+            return [line.strip() for line in lines]
         remaining = deadline - time.monotonic()
         assert remaining > 0, f"child never got ready: {lines}"
-        readable, _w, _x = select.select([child.stdout], [], [], remaining)
+        readable, _w, _x = select.select([fd], [], [], remaining)
         if not readable:
             continue
-        line = child.stdout.readline()
-        if not line:
+        chunk = os.read(fd, 65536)
+        if not chunk:
             child.wait(timeout=30)
-            raise AssertionError(f"child exited {child.returncode}: {lines}\n{child.stderr.read()[-3000:]}")
-        lines.append(line.strip())
-        if line.startswith("ready"):
-            return lines
+            child.err_file.seek(0)
+            raise AssertionError(f"child exited {child.returncode}: {lines}\n"
+                                 f"{child.err_file.read().decode(errors='replace')[-3000:]}")
+        buffer += chunk
 
 
 def _kill(child: subprocess.Popen) -> None:
@@ -122,12 +128,15 @@ def _kill(child: subprocess.Popen) -> None:
         child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     child.stdout.close()
-    child.stderr.close()
+    child.err_file.close()
 
 
 def _spawn(script: str, url: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script, *args], env=_env(url), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err_file = tempfile.TemporaryFile()  # a file, not a pipe: stderr output can never block the child
+    child = subprocess.Popen([sys.executable, "-c", script, *args], env=_env(url), stdout=subprocess.PIPE,
+                             stderr=err_file, bufsize=0)
+    child.err_file = err_file
+    return child
 
 
 # ------------------------------------------------------------------ 1. claim submission
@@ -175,7 +184,7 @@ def test_sigkill_during_claim_submission_leaves_a_draft(request, tmp_path, engin
     app = isolated_app(url)
     claim_id, actor_id = _claim_setup(app)
     with context(app):
-        from esp_coord.core.audit import AuditHead, verify_chain
+        from esp_coord.core.audit import AuditHead
         from esp_coord.extensions import db
 
         head_before = db.session.get(AuditHead, 1)

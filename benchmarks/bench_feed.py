@@ -3,21 +3,18 @@ gunicorn settings and against Radicale 3 serving the same events as a calendar c
 
     .venv/bin/python benchmarks/bench_feed.py [--requests 2000] [--clients 4] [--workers 2]
 
-Everything listens on 127.0.0.1 only; every load loop is bounded (fixed number of requests, 60 s timeout each).
+Servers, load loop and environment come from common.py (same gunicorn settings as the other benchmarks).
+Everything listens on 127.0.0.1 only; every load loop is bounded (fixed number of requests, 120 s timeout each).
 Prints requests/second and ratios against the bare page measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
 import os
-import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,50 +22,15 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
 N_EVENTS = 500
-
-
-# ---------------------------------------------------------------- WSGI apps served by gunicorn
-def hello_app():
-    from flask import Flask
-
-    app = Flask("hello")
-
-    @app.get("/")
-    def hello():
-        return "Bonjour"
-
-    return app
-
-
-def feed_app():
-    from esp_coord import create_app
-
-    return create_app("production")
-
-
-# ---------------------------------------------------------------- setup
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def app_env(tmp: Path) -> dict:
-    keyring = json.dumps({"current": "b1", "keys": {"b1": base64.b64encode(secrets.token_bytes(32)).decode()}})
-    return {**os.environ, "ESP_COORD_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
-            "ESP_COORD_SECRET_KEY": secrets.token_urlsafe(48), "ESP_COORD_INDEX_KEY": secrets.token_urlsafe(48),
-            "ESP_COORD_MASTER_KEYS": keyring, "ESP_COORD_RATELIMIT_FEED": "10000000 per minute",
-            "ESP_COORD_LOG_LEVEL": "WARNING", "ESP_COORD_BASE_URL": "https://esp-coord.example.org",
-            "ESP_COORD_HUEY_FILENAME": str(tmp / "huey.db"), "PYTHONPATH": f"{HERE}:{ROOT}"}
 
 
 def seed(env: dict) -> tuple[str, list[bytes]]:
     """Create the database with one user, one team and 500 meetings; return (token, per-event ics)."""
-    os.environ.update({k: v for k, v in env.items() if k.startswith("ESP_COORD_") or k == "DATABASE_URL"})
+    common.use_env(env)
     import esp_coord.models  # noqa: F401
     from esp_coord import create_app
     from esp_coord.auth.models import User
@@ -126,58 +88,8 @@ def radicale_storage(tmp: Path, per_event: list[bytes]) -> Path:
     return folder
 
 
-def wait_http(port: int, path: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", path)
-            status = conn.getresponse().status
-            conn.close()
-            if status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on {port} did not answer {path}")
-
-
-# ---------------------------------------------------------------- load loop
-def _worker(args) -> tuple[int, int, int]:
-    port, path, headers, count = args
-    ok = other = size = 0
-    for _ in range(count):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
-        conn.close()
-        if resp.status in (200, 304):
-            ok += 1
-            size = len(body)
-        else:
-            other += 1
-    return ok, other, size
-
-
-def measure(pool, port: int, path: str, headers: dict, total: int, clients: int) -> dict:
-    _worker((port, path, headers, 20))  # warm-up (imports, caches)
-    per = total // clients
-    t0 = time.perf_counter()
-    results = list(pool.map(_worker, [(port, path, headers, per)] * clients))
-    elapsed = time.perf_counter() - t0
-    ok = sum(r[0] for r in results)
-    return {"rps": ok / elapsed, "ok": ok, "errors": sum(r[1] for r in results), "bytes": results[0][2]}
-
-
-def start(cmd, env, port, path, cwd):
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_http(port, path)
-    except RuntimeError:
-        proc.terminate()
-        raise
-    return proc
+def _measure(pool, port: int, path: str, headers: dict, total: int, clients: int) -> dict:
+    return common.measure(pool, port, path, headers, total, clients, warmup=20)
 
 
 def main() -> None:
@@ -187,22 +99,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     opts = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-feed-"))
-    env = app_env(tmp)
+    env = common.app_env(tmp, f"sqlite:///{tmp / 'bench.db'}")
     token, per_event = seed(env)
     procs = []
-    gunicorn = [str(BIN / "gunicorn"), "-w", str(opts.workers), "-k", "sync", "--log-level", "warning",
-                "--access-logfile", "/dev/null"]
     try:
-        p_hello, p_feed, p_rad = free_port(), free_port(), free_port()
-        procs.append(start(gunicorn + ["-b", f"127.0.0.1:{p_hello}", "bench_feed:hello_app()"], env, p_hello,
-                           "/", HERE))
+        p_hello, p_feed, p_rad = common.free_port(), common.free_port(), common.free_port()
+        procs.append(common.start(common.gunicorn_cmd(opts.workers, p_hello, "common:hello_app()"), env, p_hello,
+                                  "/"))
         feed_path = f"/agenda/u/{token}.ics"
-        procs.append(start(gunicorn + ["-b", f"127.0.0.1:{p_feed}", "bench_feed:feed_app()"], env, p_feed,
-                           feed_path, HERE))
+        procs.append(common.start(common.gunicorn_cmd(opts.workers, p_feed, "common:esp_app()"), env, p_feed,
+                                  feed_path))
         folder = radicale_storage(tmp, per_event)
-        procs.append(start([str(BIN / "radicale"), "--server-hosts", f"127.0.0.1:{p_rad}", "--auth-type", "none",
-                            "--rights-type", "authenticated", "--storage-filesystem-folder", str(folder),
-                            "--logging-level", "warning"], env, p_rad, "/", tmp))
+        procs.append(common.start([str(common.BIN / "radicale"), "--server-hosts", f"127.0.0.1:{p_rad}",
+                                   "--auth-type", "none", "--rights-type", "authenticated",
+                                   "--storage-filesystem-folder", str(folder), "--logging-level", "warning"],
+                                  env, p_rad, "/", cwd=tmp))
         conn = http.client.HTTPConnection("127.0.0.1", p_feed, timeout=10)
         conn.request("GET", feed_path)
         resp = conn.getresponse()
@@ -218,26 +129,20 @@ def main() -> None:
         assert rresp.status == 200 and rbody.count(b"BEGIN:VEVENT") == N_EVENTS, (rresp.status, rbody[:200])
         with ProcessPoolExecutor(opts.clients) as pool:
             rows = [
-                ("bare Flask page (gunicorn)", measure(pool, p_hello, "/", {}, opts.requests, opts.clients)),
-                ("app health page /sante, 1 query (gunicorn)", measure(pool, p_feed, "/sante", {}, opts.requests,
+                ("bare Flask page (gunicorn)", _measure(pool, p_hello, "/", {}, opts.requests, opts.clients)),
+                ("app health page /sante, 1 query (gunicorn)", _measure(pool, p_feed, "/sante", {}, opts.requests,
                                                                       opts.clients)),
-                ("app feed, 500 events, 200 (gunicorn)", measure(pool, p_feed, feed_path, {}, opts.requests,
+                ("app feed, 500 events, 200 (gunicorn)", _measure(pool, p_feed, feed_path, {}, opts.requests,
                                                                  opts.clients)),
-                ("app feed, If-None-Match → 304 (gunicorn)", measure(pool, p_feed, feed_path,
+                ("app feed, If-None-Match → 304 (gunicorn)", _measure(pool, p_feed, feed_path,
                                                                      {"If-None-Match": etag}, opts.requests,
                                                                      opts.clients)),
-                ("Radicale 3, same 500 events (GET collection)", measure(pool, p_rad, "/bench/cal/", {},
+                ("Radicale 3, same 500 events (GET collection)", _measure(pool, p_rad, "/bench/cal/", {},
                                                                         max(opts.requests // 10, 40),
                                                                         opts.clients)),
             ]
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        common.stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
     bare = rows[0][1]["rps"]
     print(f"{os.cpu_count()} CPU, gunicorn sync workers={opts.workers}, {opts.clients} client processes, "

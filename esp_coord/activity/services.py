@@ -223,27 +223,19 @@ def totals(entries) -> dict:
 
 def ledger_csv(entries) -> str:
     """';'-separated, French numbers, never patient data (labels are neutral by rule)."""
-    import csv
-    import io
-
+    from esp_coord.core.pdf import csv_text
     from esp_coord.core.time import format_number, format_short_date
 
-    def cell(value) -> str:
-        text = "" if value is None else str(value)
-        return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_("Date"), _("Professional"), _("Profession"), _("Action type"), _("Duration (min)"),
-                     _("Patients"), _("Status"), _("Label"), _("Origin")])
+    rows = [[_("Date"), _("Professional"), _("Profession"), _("Action type"), _("Duration (min)"),
+             _("Patients"), _("Status"), _("Label"), _("Origin")]]
     for e in entries:
-        writer.writerow([cell(x) for x in (
+        rows.append([
             format_short_date(e.performed_on), e.user.full_name, e.user.profession_label,
             e.type.label if e.type else e.action_type,
             format_number(e.duration_minutes, 0) if e.duration_minutes is not None else "",
             format_number(e.patient_count, 0), e.status_label, e.label or "", source_label(e.source_type),
-        )])
-    return buf.getvalue()
+        ])
+    return csv_text(rows)
 
 
 def source_label(source_type: str | None) -> str:

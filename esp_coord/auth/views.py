@@ -41,17 +41,6 @@ REAUTH_KEY = "reauth_at"
 REAUTH_TTL_SECONDS = 5 * 60
 
 
-@bp.before_app_request
-def _reset_per_request_auth_state() -> None:
-    """The logged-in user and the CSRF token are cached in `g`; never reuse them from an earlier request.
-
-    (A request pushes its own app context, except when one is already active — e.g. in tests — and then
-    `g` would carry a previous request's user or pre-logout CSRF token.)
-    """
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
-
-
 def _clear_session() -> None:
     session.clear()
     g.pop("csrf_token", None)

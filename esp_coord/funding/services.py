@@ -697,15 +697,8 @@ def delete_draft(claim: Claim, *, actor) -> None:
 
 def claim_csv(data: dict, sha256: str | None) -> str:
     """CSV text (';', French numbers). One line per professional and action type, then totals. No patient data."""
+    from esp_coord.core.pdf import csv_text
     from esp_coord.core.time import format_number
-
-    def cell(value) -> str:
-        text = str(value if value is not None else "")
-        if text[:1] in ("=", "+", "-", "@"):
-            text = "'" + text
-        if any(c in text for c in ';"\n\r'):
-            text = '"' + text.replace('"', '""') + '"'
-        return text
 
     lines = [[_("Team"), data["team"]["name"]],
              [_("Period"), data["period"]["start"], data["period"]["end"]],
@@ -718,7 +711,7 @@ def claim_csv(data: dict, sha256: str | None) -> str:
     for t in data["types"]:
         lines.append([t["label"], t["code"], t["count"], format_number(t["quantity"]), format_number(t["amount"])])
     lines.append([_("Total"), "", data["entry_count"], "", format_number(data["total"])])
-    return "\r\n".join(";".join(cell(c) for c in line) for line in lines) + "\r\n"
+    return csv_text(lines)
 
 
 def team_claims(team_id) -> list[Claim]:

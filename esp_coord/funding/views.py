@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from esp_coord.activity.models import ActionType
 from esp_coord.core import hooks
-from esp_coord.core.pdf import csv_response, pdf_response, render_pdf
+from esp_coord.core.pdf import csv_response, csv_text, pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, require_global_role, team_access, team_read_access
 from esp_coord.core.time import format_number, today_paris, utc_now
 from esp_coord.extensions import db
@@ -442,16 +442,15 @@ def region_csv():
     year = _year()
     head = [_("Team"), _("Kind"), _("Legal form"), _("Members"), _("Composition"), _("Envelope (€)"),
             _("Logged (€)"), _("Claimed (€)"), _("Paid (€)"), _("Remaining (€)"), _("Claims")]
-    lines = [";".join(head)]
+    lines = [head]
     for r in region_rows(year):
         s = r["status"]
         claims = ", ".join(f"{c.period_label} {c.status_label}" for c in r["claims"])
         cells = [r["team"].name, r["team"].kind_label, r["team"].legal_form_label, str(r["members"]),
                  _("valid") if r["valid"] else _("to check"), format_number(s["envelope"]), format_number(s["logged"]),
                  format_number(s["claimed"]), format_number(s["paid"]), format_number(s["remaining"]), claims]
-        cells = [str(c) for c in cells]
-        lines.append(";".join('"' + c.replace('"', '""') + '"' if any(x in c for x in ';"\n') else c for c in cells))
-    return csv_response("\r\n".join(lines) + "\r\n", f"region-{year}.csv")
+        lines.append(cells)
+    return csv_response(csv_text(lines), f"region-{year}.csv")
 
 
 @bp.post("/region/export")

@@ -190,7 +190,7 @@ def list_page(page: int = 1, **filters) -> tuple[list[LedgerEntry], int]:
 
 
 def totals_sql(**filters) -> dict:
-    """Same figures as totals(), aggregated by the database (no row is loaded)."""
+    """Counts, patients, minutes, per status and per type, aggregated by the database (no row is loaded)."""
     sub = ledger_query(**filters).order_by(None).subquery()
     rows = db.session.execute(
         sa.select(sub.c.status, sub.c.action_type, sa.func.count(),
@@ -206,18 +206,6 @@ def totals_sql(**filters) -> dict:
         out["by_status"][status] = out["by_status"].get(status, 0) + count
         label = labels.get(code, code)
         out["by_type"][label] = out["by_type"].get(label, 0) + count
-    return out
-
-
-def totals(entries) -> dict:
-    out = {"count": 0, "patients": 0, "minutes": 0, "by_status": {}, "by_type": {}}
-    for e in entries:
-        out["count"] += 1
-        out["patients"] += e.patient_count or 0
-        out["minutes"] += e.duration_minutes or 0
-        out["by_status"][e.status] = out["by_status"].get(e.status, 0) + 1
-        label = e.type.label if e.type else e.action_type
-        out["by_type"][label] = out["by_type"].get(label, 0) + 1
     return out
 
 

@@ -49,7 +49,8 @@ def mine():
     team_ids = [team_filter] if team_filter in [t.id for t in teams] else None
     entries = svc.list_entries(team_ids=team_ids, user_id=current_user.id, **filters)
     return render_template(
-        "activity/mine.html", entries=entries, totals=svc.totals(entries), teams=teams, years=_years(),
+        "activity/mine.html", entries=entries,
+        totals=svc.totals_sql(team_ids=team_ids, user_id=current_user.id, **filters), teams=teams, years=_years(),
         statuses=LEDGER_STATUSES, types=_all_types(), filters=filters,
         team_filter=team_filter if team_filter in [t.id for t in teams] else None,
         source_label=svc.source_label,

@@ -9,23 +9,6 @@ from flask import Flask
 
 from esp_coord.settings import ROOT, load_settings
 
-# Feature packages, in registration order: (package, URL prefix). Each has __init__.py (bp) and views.py.
-FEATURES: list[tuple[str, str]] = [
-    ("dashboard", ""),
-    ("auth", ""),
-    ("teams", "/equipes"),
-    ("activity", "/actions"),
-    ("tasks", "/taches"),
-    ("patients", "/patients"),
-    ("meetings", "/reunions"),
-    ("calendar_feeds", "/agenda"),
-    ("care_plans", "/pps"),
-    ("protocols", "/protocoles"),
-    ("funding", "/financement"),
-    ("reports", "/rapports"),
-    ("admin", "/admin"),
-]
-
 
 def create_app(env: str | None = None, overrides: dict | None = None) -> Flask:
     app = Flask(
@@ -105,12 +88,15 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    import importlib
+    """Blueprints and signal receivers from the explicit registry; a missing required provider stops start-up."""
+    from esp_coord.core import signals
+    from esp_coord.features import FEATURES
 
-    for name, prefix in FEATURES:
-        package = importlib.import_module(f"esp_coord.{name}")
-        importlib.import_module(f"esp_coord.{name}.views")
-        app.register_blueprint(package.bp, url_prefix=prefix or None)
+    for feature in FEATURES:
+        app.register_blueprint(feature.blueprint, url_prefix=feature.url_prefix)
+        if feature.connect is not None:
+            feature.connect()
+    signals.check_required({})
 
 
 def configure_request_hooks(app: Flask) -> None:

@@ -33,9 +33,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(demo_totp_command)
     app.cli.add_command(reference_group)
-    from esp_coord import FEATURES
+    from esp_coord.features import FEATURES
 
-    for name, _prefix in FEATURES:
+    for _feature in FEATURES:
+        name = _feature.name
         module_name = f"esp_coord.{name}.commands"
         if importlib.util.find_spec(module_name) is not None:
             importlib.import_module(module_name).register(app)

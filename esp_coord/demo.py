@@ -85,9 +85,10 @@ def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print,
     ensure_all_reference_data()
     seed_base(ctx)
     db.session.commit()
-    from esp_coord import FEATURES
+    from esp_coord.features import FEATURES
 
-    for name, _prefix in FEATURES:
+    for _feature in FEATURES:
+        name = _feature.name
         module_name = f"esp_coord.{name}.demo"
         if importlib.util.find_spec(module_name) is not None:
             importlib.import_module(module_name).seed(ctx)

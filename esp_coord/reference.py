@@ -21,10 +21,9 @@ def ensure_reference_data() -> None:
 
 
 def ensure_all_reference_data() -> None:
-    """Core reference data plus what features register under the "reference_data" hook."""
-    from esp_coord.core import hooks
+    """Core reference data plus what features contribute through `signals.reference_data`."""
+    from esp_coord.core import signals
 
     ensure_reference_data()
-    for provider in hooks.providers("reference_data"):
-        provider()
+    signals.reference_data.send(None)
     db.session.flush()

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from esp_coord.care_plans import bp
-from esp_coord.core import audit, hooks
+from esp_coord.core import audit
 from esp_coord.core.db import parse_uuid
 from esp_coord.core.pdf import pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, team_access
@@ -638,11 +638,11 @@ def pdf(team_id, plan_id, copy):
     return pdf_response(data, f"pps-{plan.number}-{'equipe' if copy == 'equipe' else 'patient'}.pdf")
 
 
-# ---------------------------------------------------------------- hooks
+# ---------------------------------------------------------------- signal receivers (connected in receivers.py)
 
 
 def timeline_items(patient, viewer):
-    from esp_coord.core.hooks import TimelineItem
+    from esp_coord.core.timeline import TimelineItem
 
     from .models import CarePlanVersion
 
@@ -680,9 +680,6 @@ def export_section(patient):
     return {"key": "care_plans", "title": "Plans personnalisés de santé (PPS)", "plans": out}
 
 
-hooks.register("patient_timeline", timeline_items)
-hooks.register("patient_export", export_section)
-
 
 def dashboard_panel(user):
     team_ids = [m.team_id for m in db.session.execute(sa.select(Membership).where(
@@ -702,5 +699,3 @@ def dashboard_panel(user):
               _("review by %(d)s", d=p.next_review_on.strftime("%d/%m/%Y"))) for p in plans]
     return [{"title": _("Care plans to review"), "items": items}]
 
-
-hooks.register("dashboard_panels", dashboard_panel)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import render_template
 from flask_login import current_user
 
-from esp_coord.core import hooks
+from esp_coord.core import signals
 from esp_coord.core.security import public
 from esp_coord.core.time import today_paris
 from esp_coord.dashboard import bp
@@ -18,25 +18,16 @@ log = logging.getLogger("esp_coord.dashboard")
 
 
 def _panels(user) -> list[dict]:
-    """Panels contributed by other features; a failing provider never breaks the home page."""
+    """Panels contributed by other features through `signals.dashboard_panels`."""
     panels = []
-    for provider in hooks.providers("dashboard_panels"):
-        try:
-            result = provider(user)
-        except Exception:  # noqa: BLE001 - one broken panel must not take the dashboard down
-            log.exception("dashboard panel provider failed")
-            db.session.rollback()
-            continue
-        if not result:
-            continue
-        for panel in result if isinstance(result, list) else [result]:
-            if isinstance(panel, dict) and panel.get("title"):
-                items = []
-                for item in panel.get("items") or []:
-                    item = tuple(item) + (None, None)
-                    items.append({"label": item[0], "url": item[1], "detail": item[2]})
-                panels.append({"title": panel["title"], "items": items, "empty": panel.get("empty"),
-                               "more_url": panel.get("more_url")})
+    for panel in signals.collect(signals.dashboard_panels, user):
+        if panel.get("title"):
+            items = []
+            for item in panel.get("items") or []:
+                item = tuple(item) + (None, None)
+                items.append({"label": item[0], "url": item[1], "detail": item[2]})
+            panels.append({"title": panel["title"], "items": items, "empty": panel.get("empty"),
+                           "more_url": panel.get("more_url")})
     return panels
 
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from esp_coord.core import hooks
+from esp_coord.core import signals
 from esp_coord.core.time import to_paris
 from esp_coord.extensions import db
 
@@ -125,12 +125,7 @@ def resolve(pairs) -> dict:
     out: dict = {}
     for source_type, ids in by_type.items():
         found: dict = {}
-        for provider in hooks.providers("funding_evidence"):
-            try:
-                result = provider(source_type, ids)
-            except Exception:  # noqa: BLE001 - another feature's bug must not break a claim
-                log.exception("funding_evidence provider failed")
-                result = None
+        for _receiver, result in signals.funding_evidence.send(source_type, ids=ids):
             if result:
                 found.update(result)
         missing = ids - set(found)

@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from esp_coord.activity.models import ActionType
-from esp_coord.core import hooks
 from esp_coord.core.pdf import csv_response, csv_text, pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, require_global_role, team_access, team_read_access
 from esp_coord.core.time import format_number, today_paris, utc_now
@@ -29,9 +28,6 @@ from esp_coord.funding.forms import (
     steps_form_class,
 )
 from esp_coord.funding.models import CLAP_STEPS, PROJET_FIELDS, Claim, ProjetSante
-
-hooks.register("reference_data", svc.reference_data)
-hooks.register("is_action_funded", svc.is_action_funded)
 
 
 def _year() -> int:

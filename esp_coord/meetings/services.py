@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from flask import render_template
 from flask_babel import gettext as _
 
-from esp_coord.calendar_feeds.services import bump as bump_feed
-from esp_coord.core import audit
+from esp_coord.core import audit, signals
 from esp_coord.core.mail import send_email
 from esp_coord.core.time import format_datetime, to_paris, today_paris, utc_now
 from esp_coord.extensions import db
@@ -96,7 +95,7 @@ def _touch(meeting: Meeting) -> None:
     if meeting.feed_changed_at is not None:
         meeting.sequence = (meeting.sequence or 0) + 1
     meeting.feed_changed_at = now if meeting.feed_changed_at is None else max(now, meeting.feed_changed_at)
-    bump_feed(meeting.team_id)
+    signals.team_calendar_changed.send(meeting.team_id)
 
 
 def _check_invitees(team_id, invitee_ids) -> list[uuid.UUID]:
@@ -176,7 +175,7 @@ def create_meeting(team, *, kind, place_kind, place=None, visio_url=None, invite
     for start, end in sorted(slots or []):
         meeting.slots.append(PollSlot(id=uuid.uuid4(), starts_at=start, ends_at=end))
     db.session.flush()
-    bump_feed(team.id)
+    signals.team_calendar_changed.send(team.id)
     audit.record("meeting.create", actor=actor, team_id=team.id, object_type="meeting", object_id=meeting.id,
                  details={"kind": kind, "poll": slots is not None, "invitees": len(ids)})
     if slots is None:
@@ -248,7 +247,7 @@ def close_poll(meeting: Meeting, slot_id, *, actor) -> Meeting:
     meeting.poll_closed_at = utc_now()
     meeting.sequence = 0
     meeting.feed_changed_at = utc_now()
-    bump_feed(meeting.team_id)
+    signals.team_calendar_changed.send(meeting.team_id)
     audit.record("meeting.poll.close", actor=actor, team_id=meeting.team_id, object_type="meeting",
                  object_id=meeting.id)
     send_invitations(meeting, "REQUEST")

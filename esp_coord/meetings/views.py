@@ -11,12 +11,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from esp_coord.core import audit, hooks
-from esp_coord.core.hooks import TimelineItem
+from esp_coord.core import audit
 from esp_coord.core.pdf import pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, membership_for, team_access
 from esp_coord.core.templating import nav_url
 from esp_coord.core.time import paris_to_utc, to_paris, utc_now
+from esp_coord.core.timeline import TimelineItem
 from esp_coord.extensions import db
 from esp_coord.meetings import bp
 
@@ -641,8 +641,8 @@ def minutes_pdf(team_id, meeting_id):
     return pdf_response(pdf, f"compte-rendu-{to_paris(meeting.starts_at).date().isoformat()}.pdf")
 
 
-# ---------------------------------------------------------------- hooks
-def _timeline(patient, viewer):
+# ---------------------------------------------------------------- signal receivers (connected in receivers.py)
+def timeline_items(patient, viewer):
     if membership_for(patient.team_id, viewer) is None:
         return []
     rows = db.session.execute(
@@ -661,7 +661,7 @@ def _timeline(patient, viewer):
     return items
 
 
-def _export(patient):
+def export_section(patient):
     rows = db.session.execute(
         sa.select(MeetingCase, Meeting).join(Meeting, Meeting.id == MeetingCase.meeting_id)
         .where(MeetingCase.patient_id == patient.id).order_by(Meeting.starts_at)
@@ -672,7 +672,7 @@ def _export(patient):
          "decision": svc.case_text(c, "decision")} for c, m in rows]}
 
 
-def _dashboard(user):
+def dashboard_panels(user):
     from esp_coord.teams.models import Membership
 
     team_ids = db.session.execute(sa.select(Membership.team_id).where(
@@ -696,9 +696,5 @@ def _dashboard(user):
                url_for("meetings.detail", team_id=m.team_id, meeting_id=m.id), m.team.name) for m in polls]
     return [{"title": _("Upcoming meetings"), "items": items}]
 
-
-hooks.register("patient_timeline", _timeline)
-hooks.register("patient_export", _export)
-hooks.register("dashboard_panels", _dashboard)
 
 __all__ = ["bp", "KINDS"]

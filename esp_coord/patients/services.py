@@ -468,7 +468,7 @@ def access_history(patient: Patient, limit: int | None = 500):
 def export_data(patient: Patient, *, actor) -> dict:
     """Everything held about one patient (right of access, art. 15 RGPD / L1111-7 CSP), as plain data.
     Notes are included even under opposition: the export is for the patient."""
-    from esp_coord.core import hooks
+    from esp_coord.core import signals
     from esp_coord.patients.access import identity
 
     ident = identity(patient)
@@ -483,7 +483,7 @@ def export_data(patient: Patient, *, actor) -> dict:
         })
     history = [{"at": ev.occurred_at.isoformat(), "who": user.full_name if user else None, "action": ev.action,
                 "outcome": ev.outcome} for ev, user in access_history(patient, limit=None)]
-    sections = hooks.collect("patient_export", patient)
+    sections = signals.collect(signals.patient_export, patient)
     data = {
         "generated_at": utc_now().isoformat(),
         "team": patient.team.name,

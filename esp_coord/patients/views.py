@@ -10,11 +10,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from esp_coord.core import audit, hooks
+from esp_coord.core import audit, signals
 from esp_coord.core.db import parse_uuid
-from esp_coord.core.hooks import TimelineItem
 from esp_coord.core.pdf import pdf_response, render_pdf
 from esp_coord.core.time import utc_now
+from esp_coord.core.timeline import TimelineItem
 from esp_coord.extensions import db
 from esp_coord.patients import bp, services
 from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible, identity, load_patient
@@ -210,7 +210,7 @@ def build_timeline(patient, viewer, reader=None) -> tuple[list[TimelineItem], li
         if opp.lifted_on:
             items.append(TimelineItem(at=_at(opp.lifted_on, opp.recorded_at), kind="opposition",
                                       title=_("Objection to sharing lifted")))
-    for item in hooks.collect("patient_timeline", patient, viewer):
+    for item in signals.collect(signals.patient_timeline, patient, viewer=viewer):
         if isinstance(item, TimelineItem):
             items.append(item)
     items.sort(key=lambda i: i.at, reverse=True)

@@ -17,7 +17,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from esp_coord.activity.services import LedgerError, record_action
-from esp_coord.core import audit, hooks
+from esp_coord.core import audit, signals
 from esp_coord.core.time import today_paris
 from esp_coord.extensions import db
 from esp_coord.patients.access import identity
@@ -537,7 +537,7 @@ def record_act(team, inclusion: Inclusion, patient, *, performed_on: date, profe
     db.session.add(act)
     db.session.flush()
     db.session.refresh(inclusion, ["acts"])
-    if all(hooks.collect("is_action_funded", team, "PROTO_MEO", performed_on)):
+    if signals.ask_one(signals.action_funded, team, action_type="PROTO_MEO", on=performed_on):
         _ledger(team, professional.id, "PROTO_MEO", performed_on, patient_count=1, source_type="protocol_act",
                 source_id=act.id, actor=actor)
     audit.record("protocol.act.create", actor=actor, team_id=team.id, patient_id=patient.id,
@@ -681,7 +681,7 @@ def indicators_csv(team, year: int) -> str:
     return csv_text(lines)
 
 
-# --------------------------------------------------------------------------- hooks for the patients feature
+# --------------------------------------------------------------------------- signal receivers (see receivers.py)
 
 
 def patient_inclusions(patient) -> list[Inclusion]:
@@ -694,8 +694,8 @@ def timeline_items(patient, viewer) -> list:
 
     from flask import url_for
 
-    from esp_coord.core.hooks import TimelineItem
     from esp_coord.core.time import PARIS
+    from esp_coord.core.timeline import TimelineItem
 
     items = []
     for inc in patient_inclusions(patient):

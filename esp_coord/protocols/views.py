@@ -7,7 +7,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from esp_coord.core import audit, hooks
+from esp_coord.core import audit
 from esp_coord.core.db import parse_uuid
 from esp_coord.core.pdf import csv_response, pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, team_access, team_read_access
@@ -40,11 +40,6 @@ from esp_coord.protocols.models import (
     ProtocolMeeting,
 )
 from esp_coord.protocols.services import ProtocolError
-
-hooks.register("reference_data", svc.ensure_cooperation_protocols)
-hooks.register("patient_timeline", svc.timeline_items)
-hooks.register("patient_export", svc.export_section)
-hooks.register("dashboard_panels", svc.dashboard_panels)
 
 
 @bp.app_context_processor

@@ -1,6 +1,6 @@
 """Annual activity report (figures from the ledger, plus what other features contribute) and SVG charts.
 
-Other features may add figures with `hooks.register("annual_report_figures", provider)`,
+Other features may add figures through `signals.annual_report_figures`,
 `provider(team, year) -> dict` with any of: distinct_patients, attendance_rate (0–100), pps_overdue,
 protocol_inclusions. Missing figures are shown as "non disponible".
 """
@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 
 from esp_coord.activity.models import ActionType, LedgerEntry
 from esp_coord.auth.models import User
-from esp_coord.core import hooks
+from esp_coord.core import signals
 from esp_coord.core.jobs import get_progress
 from esp_coord.core.time import MONTHS, format_number, utc_now
 from esp_coord.extensions import db
@@ -109,13 +109,8 @@ def annual_report(team, year: int) -> dict:
                             key=lambda t: types[t["code"]].sort if t["code"] in types else 999)
         f["amount"] = sum((t["amount"] for t in f["types"]), Decimal(0))
     current, previous = figures[year], figures[year - 1]
-    for provider in hooks.providers("annual_report_figures"):
-        for y, target in ((year, current), (year - 1, previous)):
-            try:
-                result = provider(team, y) or {}
-            except Exception:  # noqa: BLE001 - another feature's figures must not break the report
-                log.exception("annual_report_figures provider failed")
-                result = {}
+    for y, target in ((year, current), (year - 1, previous)):
+        for result in signals.collect(signals.annual_report_figures, team, year=y):
             for k in EXTRA_KEYS:
                 if k in result:
                     target[k] = result[k]

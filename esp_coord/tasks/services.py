@@ -176,7 +176,7 @@ def tasks_of_patient(patient_id) -> list[Task]:
 
 def timeline_items(patient, viewer):
     """Hook patient_timeline: the patient's follow-up tasks (text hidden under the opposition rule)."""
-    from esp_coord.core.hooks import TimelineItem
+    from esp_coord.core.timeline import TimelineItem
     from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible
 
     items = []

@@ -6,7 +6,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from esp_coord.core import hooks
 from esp_coord.core.db import parse_uuid
 from esp_coord.core.security import load_in_team, team_access
 from esp_coord.core.time import today_paris
@@ -90,6 +89,3 @@ def set_status(team_id, task_id):
         return redirect(url_for("dashboard.index"), code=303)
     return redirect(url_for("tasks.mine"), code=303)
 
-
-hooks.register("patient_timeline", svc.timeline_items)
-hooks.register("patient_export", svc.export_section)

@@ -163,13 +163,14 @@ def test_consent(ctx):
 
 
 def test_hooks_timeline_and_export(ctx):
-    from esp_coord.core import hooks
+    from esp_coord.core import signals
 
     plan = build_plan(ctx, validate=True)
-    items = [i for i in hooks.collect("patient_timeline", ctx.patient, ctx.users["admin"]) if i.kind == "pps"]
+    items = [i for i in signals.collect(signals.patient_timeline, ctx.patient, viewer=ctx.users["admin"])
+        if i.kind == "pps"]
     titles = [i.title for i in items]
     assert any("ouvert" in t for t in titles) and any("version 1" in t for t in titles)
     assert all("Chutes" not in t for t in titles)
-    sections = [s for s in hooks.collect("patient_export", ctx.patient) if s.get("key") == "care_plans"]
+    sections = [s for s in signals.collect(signals.patient_export, ctx.patient) if s.get("key") == "care_plans"]
     assert sections[0]["plans"][0]["problems"][0]["label"] == "Chutes 1"
     assert sections[0]["plans"][0]["plan_id"] == str(plan.id)

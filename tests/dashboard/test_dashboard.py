@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from esp_coord.activity.services import record_action
-from esp_coord.core import hooks
+from esp_coord.core import signals
 from esp_coord.core.time import today_paris
 from esp_coord.extensions import db
 from esp_coord.tasks.services import create_task
@@ -46,12 +46,9 @@ def test_dashboard_panels_from_hooks(app, client, f, monkeypatch):
         return [{"title": "Prochaines réunions", "items": [("RCP diabète", "/reunions/x", "jeudi 26 novembre"),
                                                            ("Réunion d'équipe", None, None)]}]
 
-    def broken(user):
-        raise RuntimeError("boom")
-
-    monkeypatch.setitem(hooks._registry, "dashboard_panels", [*hooks.providers("dashboard_panels"), provider, broken])
     f.login(client, users["member"])
-    resp = client.get("/")
+    with signals.dashboard_panels.connected_to(provider):
+        resp = client.get("/")
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert "Prochaines réunions" in html and 'href="/reunions/x"' in html and "jeudi 26 novembre" in html

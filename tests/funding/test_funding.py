@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from esp_coord.core import hooks
+from esp_coord.activity.sources import SourceType
+from esp_coord.core import signals
 from esp_coord.extensions import db
 from esp_coord.funding import services as svc
 from esp_coord.funding.models import Claim, TariffRate
@@ -122,7 +123,8 @@ def test_grid_editing_rights(app, client, f, setup):
 
 
 def test_is_action_funded_hook(app, f):
-    provider = hooks.providers("is_action_funded")[0]
+    def provider(team, action_type, on):
+        return signals.ask_one(signals.action_funded, team, action_type=action_type, on=on)
     assoc_team = f.team(legal_form="association_1901")
     plain = f.team(legal_form="none")
     today = date.today()
@@ -190,16 +192,11 @@ def test_meeting_evidence_from_provider(app, f, setup):
     entry(setup.team, setup.member, "RCP_SANS", date(2026, 4, 2), source_type="meeting", source_id=mid)
 
     def provider(source_type, ids):
-        if source_type != "meeting":
-            return None
         return {mid: {"label": "RCP diabète du 02/04/2026", "date": date(2026, 4, 2), "minutes_validated": False,
                       "present_user_ids": {setup.admin.id}}}
 
-    hooks.register("funding_evidence", provider)
-    try:
+    with signals.funding_evidence.connected_to(provider, sender=SourceType.MEETING):
         data = svc.claim_data(claim_for(setup.team, setup.coordinator))
-    finally:
-        hooks._registry["funding_evidence"].remove(provider)
     codes = [a["code"] for a in data["anomalies"]]
     assert codes.count("rcp_minutes") == 2 and codes.count("attendance") == 1
     assert data["evidence"][0]["label"] == "RCP diabète du 02/04/2026" and data["evidence"][0]["entries"] == 2

@@ -165,12 +165,14 @@ def test_minutes_tasks_validation_versions_and_once_only_ledger(app, f, client):
                        form_url=minutes_url)
     assert resp.status_code == 403
     # patient timeline and export hooks
-    from esp_coord.core import hooks
+    from esp_coord.core import signals
     with app.test_request_context():
-        items = [i for i in hooks.collect("patient_timeline", p1, users["member"]) if i.kind == "meeting"]
+        items = [i for i in signals.collect(signals.patient_timeline, p1, viewer=users["member"])
+            if i.kind == "meeting"]
         assert len(items) == 1 and "Lef" not in items[0].title
-        assert [i for i in hooks.collect("patient_timeline", p1, users["outsider"]) if i.kind == "meeting"] == []
-        export = hooks.collect("patient_export", p1)
+        assert [i for i in signals.collect(signals.patient_timeline, p1, viewer=users["outsider"])
+            if i.kind == "meeting"] == []
+        export = signals.collect(signals.patient_export, p1)
         section = next(sec for sec in export if isinstance(sec, dict)
                        and sec.get("title") == "Réunions de concertation (RCP)")
         assert section["items"][0]["decision"] == "Bilan kiné"

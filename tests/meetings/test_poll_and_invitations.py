@@ -205,7 +205,7 @@ def test_index_lists_polls_to_answer_and_upcoming(app, f, client):
     assert "Sondages en attente de votre réponse" in html
     assert "Réunion d&#39;équipe" in html or "Réunion d'équipe" in html
     # dashboard panel hook
-    from esp_coord.core import hooks
+    from esp_coord.core import signals
     with app.test_request_context():
-        panels = hooks.collect("dashboard_panels", users["member"])
+        panels = signals.collect(signals.dashboard_panels, users["member"])
     assert any(p["items"] for p in panels)

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from esp_coord.activity.models import LedgerEntry
-from esp_coord.core import hooks
 from esp_coord.extensions import db
+from esp_coord.funding import services as funding_services
 from esp_coord.protocols import services as svc
 from esp_coord.protocols.models import Adoption, CooperationProtocol, Inclusion, ProtocolAct
 from tests.protocols.conftest import adopt_cystite
@@ -194,7 +194,7 @@ def test_acts_record_proto_meo_once_when_funded(f, setup, monkeypatch):
         return on < date(2025, 3, 4)
 
     # the funding feature's grid decides; here a stub grid funds PROTO_MEO until 3 March 2025
-    monkeypatch.setitem(hooks._registry, "is_action_funded", [funded])
+    monkeypatch.setattr(funding_services, "is_action_funded", funded)
     adoption = adopt_cystite(setup)
     patient = f.patient(setup.team, u["admin"], birth_date=date(1990, 5, 5), sex="F")
     inc = svc.include_patient(setup.team, patient, adoption=adoption, included_on=date(2025, 3, 1), criteria="x",

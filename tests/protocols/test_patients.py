@@ -6,7 +6,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from esp_coord.core import hooks
+from esp_coord.core import signals
 from esp_coord.core.audit import AuditEvent
 from esp_coord.extensions import db
 from esp_coord.protocols import services as svc
@@ -65,10 +65,11 @@ def test_other_team_cannot_see_inclusion(client, f, setup):
 def test_timeline_and_export_hooks(app, f, setup):
     patient, inc = include(f, setup)
     with app.test_request_context():
-        items = [i for i in hooks.collect("patient_timeline", patient, setup.users["admin"]) if i.kind == "protocol"]
+        items = [i for i in signals.collect(signals.patient_timeline, patient, viewer=setup.users["admin"])
+            if i.kind == "protocol"]
         assert len(items) == 2 and all("Cystite" in i.title and str(inc.id) in i.url for i in items)
         assert "Inclus dans le protocole" in items[0].title
-        sections = [s for s in hooks.collect("patient_export", patient) if s.get("key") == "protocols"]
+        sections = [s for s in signals.collect(signals.patient_export, patient) if s.get("key") == "protocols"]
     assert len(sections) == 1
     entry = sections[0]["items"][0]
     assert entry["criteres"] == "Brûlures mictionnelles depuis 24 h"
@@ -118,7 +119,7 @@ def test_timeline_lists_acts_and_dashboard_panel(app, f, setup):
 
     patient, inc = include(f, setup)
     with app.test_request_context():
-        titles = [i.title for i in hooks.collect("patient_timeline", patient, setup.users["admin"])
+        titles = [i.title for i in signals.collect(signals.patient_timeline, patient, viewer=setup.users["admin"])
                   if i.kind == "protocol"]
     assert any("Orientation vers le médecin" in t for t in titles)
     # the nurse is a named delegate without attestation; a protocol is due for review

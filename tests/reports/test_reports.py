@@ -5,7 +5,7 @@ from datetime import date
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from esp_coord.core import hooks
+from esp_coord.core import signals
 from esp_coord.extensions import db
 from esp_coord.reports import services as svc
 from esp_coord.reports.models import GeneratedDocument
@@ -58,14 +58,11 @@ def test_extra_figures_hook(app, f):
     team, _other, users = _team(f)
     _fill(team, users)
 
-    def provider(t, year):
+    def provider(t, *, year):
         return {"distinct_patients": 6 if year == 2026 else 3, "attendance_rate": 87}
 
-    hooks.register("annual_report_figures", provider)
-    try:
+    with signals.annual_report_figures.connected_to(provider):
         r = svc.annual_report(team, 2026)
-    finally:
-        hooks._registry["annual_report_figures"].remove(provider)
     assert r["current"]["distinct_patients"] == 6 and r["previous"]["distinct_patients"] == 3
 
 

@@ -158,7 +158,7 @@ def test_patient_task_detail_is_decrypted_and_linked(app, client, f):
 
 
 def test_patient_hooks_timeline_and_export(app, f):
-    from esp_coord.core import hooks
+    from esp_coord.core import signals
 
     team, _other, users = f.team_with_roles()
     patient = f.patient(team, users["admin"])
@@ -166,13 +166,14 @@ def test_patient_hooks_timeline_and_export(app, f):
                     detail="Plaie talon gauche", patient_id=patient.id, actor=users["admin"],
                     due_on=today_paris())
     db.session.commit()
-    items = [i for i in hooks.collect("patient_timeline", patient, users["member"]) if i.kind == "task"]
+    items = [i for i in signals.collect(signals.patient_timeline, patient, viewer=users["member"]) if i.kind == "task"]
     assert len(items) == 1 and "Suivi pansement" in items[0].title and "Plaie talon gauche" in items[0].detail
-    sections = [s for s in hooks.collect("patient_export", patient) if s and s.get("title") == "Tâches de suivi"]
+    sections = [s for s in signals.collect(signals.patient_export, patient)
+        if s and s.get("title") == "Tâches de suivi"]
     assert sections and sections[0]["tasks"][0]["detail"] == "Plaie talon gauche"
     patient.opposed_at = utc_now()
     db.session.commit()
-    items = [i for i in hooks.collect("patient_timeline", patient, users["member"]) if i.kind == "task"]
+    items = [i for i in signals.collect(signals.patient_timeline, patient, viewer=users["member"]) if i.kind == "task"]
     assert "Plaie" not in items[0].detail
 
 

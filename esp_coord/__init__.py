@@ -24,7 +24,6 @@ FEATURES: list[tuple[str, str]] = [
     ("protocols", "/protocoles"),
     ("funding", "/financement"),
     ("reports", "/rapports"),
-    ("admin", "/admin"),
 ]
 
 

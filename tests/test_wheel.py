@@ -23,7 +23,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("ESP_TEST_ENGINE") == "postgres",
+                       reason="engine-independent: runs once, in the SQLite pass of make test"),
+]
 
 
 def _free_port() -> int:

@@ -85,7 +85,8 @@ def _documented_commands() -> set[tuple[str, ...]]:
     for doc in DOCS:
         for match in re.finditer(r"esp-coord((?: [a-z][a-z-]*)+)", doc.read_text(encoding="utf-8")):
             words = match.group(1).split()[:2]
-            found.add(tuple(words))
+            if not words[0].startswith("esp-coord"):  # "systemctl restart esp-coord esp-coord-worker": unit names
+                found.add(tuple(words))
     return found
 
 

@@ -1,4 +1,10 @@
-"""Hatchling build hook: compile every French catalog (esp_coord/**/translations/fr/LC_MESSAGES/messages.po).
+"""Hatchling build hook: resources and compiled French catalogs in the wheel.
+
+Regular wheels get the top-level folders templates/ static/ migrations/ config/ as
+`esp_coord/_resources/<folder>` (found by `esp_coord.resources.resource_path`). Editable installs do not:
+their package is the checkout, which resource_path() reads directly (a copy would go stale).
+
+Every catalog (esp_coord/**/translations/fr/LC_MESSAGES/messages.po) is compiled:
 
 `.mo` files are build artefacts (not committed, see .gitignore), so a wheel built from a clean checkout
 must compile them itself:
@@ -38,7 +44,10 @@ def compile_catalogs(root: Path, out: Path) -> list[Path]:
     return written
 
 
-class CatalogBuildHook(BuildHookInterface):
+RESOURCE_FOLDERS = ("templates", "static", "migrations", "config")  # = esp_coord.resources.RESOURCES
+
+
+class ResourcesBuildHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict) -> None:
@@ -46,6 +55,8 @@ class CatalogBuildHook(BuildHookInterface):
         if version == "editable":
             compile_catalogs(root, root)
             return
+        for folder in RESOURCE_FOLDERS:
+            build_data["force_include"][str(root / folder)] = f"esp_coord/_resources/{folder}"
         self._tmp = Path(tempfile.mkdtemp(prefix="esp-coord-mo-"))
         for rel in compile_catalogs(root, self._tmp):
             build_data["force_include"][str(self._tmp / rel)] = rel.as_posix()

@@ -53,7 +53,7 @@ def explain(small: list[str], big: list[str]) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------ builders (bulk, same rows as region_demo)
+# ------------------------------------------------------------------ builders (bulk, same rows as esp_coord.demo.region)
 def _stamp():
     from esp_coord.core.time import utc_now
 

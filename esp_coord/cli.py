@@ -16,7 +16,7 @@ import sys
 import click
 import sqlalchemy as sa
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from esp_coord.auth.commands import users_group
 from esp_coord.demo.commands import demo_command, demo_totp_command
@@ -37,7 +37,24 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)
+class EspCoordGroup(FlaskGroup):
+    """FlaskGroup whose command list (`esp-coord --help`) survives an app that cannot start: one French line
+    instead of Flask's traceback, and the commands that do not come from the app."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except Exception as exc:
+            message = cannot_start_message(exc)
+            if message is None:
+                raise
+            click.echo(f"esp-coord : {message} (commandes de l'application, dont `db`, non listées)", err=True)
+            self._load_plugin_commands()
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
+
+
+@click.group(cls=EspCoordGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)
 def cli() -> None:
     """esp_coord — administration (ESP_COORD_ENV choisit la configuration)."""
 

@@ -74,7 +74,10 @@ def test_unreachable_database_is_one_french_line(tmp_path):
 
 def test_commands_without_configuration_work_in_production(tmp_path):
     env = _env(tmp_path)
-    assert _run(["--help"], env, tmp_path).returncode == 0
+    listing = _run(["--help"], env, tmp_path)
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr, listing.stderr
+    assert "keys" in listing.stdout and "backup" in listing.stdout
+    assert len(listing.stderr.strip().splitlines()) == 1 and "ESP_COORD_SECRET_KEY" in listing.stderr
     generated = _run(["keys", "generate"], env, tmp_path)
     assert generated.returncode == 0 and generated.stdout.count("ESP_COORD_") == 3, generated.stderr
 

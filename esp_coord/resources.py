@@ -7,6 +7,7 @@ wheel the build copies them into the package as ``esp_coord/_resources/<name>`` 
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -31,3 +32,15 @@ def resource_path(name: str) -> Path:
         f"Dossier « {name} » introuvable (ni {installed}, ni {checkout}) : installation incomplète, "
         "réinstallez le paquet esp_coord (wheel) ou lancez depuis le dépôt"
     )
+
+
+def installed() -> bool:
+    """True when running from an installed wheel (resources inside the package), False from a checkout."""
+    return (resources.files("esp_coord") / "_resources").is_dir()
+
+
+def default_instance_path() -> Path:
+    """Flask's default instance folder for this package: `instance/` of the checkout, or
+    `<prefix>/var/esp_coord-instance` for an installed wheel (for what must exist before the app, e.g. the
+    huey queue file)."""
+    return Path(sys.prefix) / "var" / "esp_coord-instance" if installed() else CHECKOUT / "instance"

@@ -89,6 +89,9 @@ def test_wheel_contains_resources_and_catalogs(installed):
     assert len(catalogs) == len(sorted(package.glob("**/translations/fr/LC_MESSAGES/messages.po"))) > 5
     assert (Path(paths["config"]) / "default.py").is_file()
     assert list((Path(paths["migrations"]) / "versions").glob("*.py"))
+    probe = "import esp_coord.resources as r; print(r.default_instance_path())"
+    instance = _run([str(bin_dir / "python"), "-c", probe], cwd=work, env=_clean_env()).stdout.strip()
+    assert instance == str(bin_dir.parent / "var" / "esp_coord-instance")  # Flask's own default, not the package
 
 
 def test_installed_wheel_migrates_and_serves_french(installed):
@@ -97,10 +100,10 @@ def test_installed_wheel_migrates_and_serves_french(installed):
     secrets = dict(line.split("=", 1) for line in keys.splitlines() if line.startswith("ESP_COORD_"))
     secrets = {k: v.strip("'") for k, v in secrets.items()}
     assert set(secrets) == {"ESP_COORD_SECRET_KEY", "ESP_COORD_INDEX_KEY", "ESP_COORD_MASTER_KEYS"}
-    env = _clean_env(ESP_COORD_ENV="production", DATABASE_URL=f"sqlite:///{work / 'esp.db'}",
-                     ESP_COORD_HUEY_FILENAME=str(work / "huey.db"), **secrets)
+    env = _clean_env(ESP_COORD_ENV="production", DATABASE_URL=f"sqlite:///{work / 'esp.db'}", **secrets)
     upgrade = _run([str(bin_dir / "esp-coord"), "db", "upgrade"], cwd=work, env=env)
     assert "Traceback" not in upgrade.stderr
+    assert (bin_dir.parent / "var" / "esp_coord-instance" / "huey.db").exists()  # job queue beside the venv
     port = _free_port()
     log = (work / "gunicorn.log").open("w")
     server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",

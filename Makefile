@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgres translations lint bench stress clean install
+.PHONY: run test test-sqlite test-postgres translations lint bench stress clean install wheel
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test-sqlite: install
 test-postgres: install
 	ESP_TEST_ENGINE=postgres $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
 
+wheel: $(STAMP)
+	$(BIN)/pip wheel --no-deps --quiet -w dist .
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r esp_coord -c bandit.yaml
@@ -47,4 +50,4 @@ stress: install
 	ESP_STRESS=long $(BIN)/pytest -m stress -p no:xdist
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache dist

@@ -35,7 +35,8 @@ def prepare(env: dict, factor: float, generate: bool) -> dict:
     import sqlalchemy as sa
 
     import esp_coord.models  # noqa: F401
-    from esp_coord import create_app, region_demo
+    from esp_coord import create_app
+    from esp_coord.demo import region
     from esp_coord.extensions import db
     from esp_coord.patients.models import Patient, PatientNote
     from esp_coord.teams.models import Membership, Team
@@ -46,7 +47,7 @@ def prepare(env: dict, factor: float, generate: bool) -> dict:
         if generate:
             db.create_all()
             t0 = time.perf_counter()
-            summary = region_demo.run(seed=1, factor=factor, echo=lambda s: print(s, file=sys.stderr))
+            summary = region.run(seed=1, factor=factor, echo=lambda s: print(s, file=sys.stderr))
             gen = {"seconds": time.perf_counter() - t0, "counts": summary.counts, "factor": factor}
         patient_id, team_id = db.session.execute(
             sa.select(Patient.id, Patient.team_id).join(PatientNote, PatientNote.patient_id == Patient.id)

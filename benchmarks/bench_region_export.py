@@ -36,11 +36,11 @@ def run(env: dict, repeat: int) -> dict:
     from esp_coord.auth.models import User
     from esp_coord.core.pdf import render_pdf
     from esp_coord.core.time import utc_now
+    from esp_coord.demo.region import ASSOCIATION_EMAIL, REFERENCE_DATE
     from esp_coord.extensions import db
     from esp_coord.funding import services as svc
     from esp_coord.funding.jobs import build_region_export
     from esp_coord.funding.models import Claim
-    from esp_coord.region_demo import ASSOCIATION_EMAIL, REFERENCE_DATE
     from esp_coord.reports.models import GeneratedDocument
     from esp_coord.reports.services import new_document
 

@@ -198,12 +198,13 @@ def generate_region(env: dict, factor: float, seed: int = 1) -> dict:
     """Create the schema and `demo --scale region` (scaled by factor) in env's database; timing and counts."""
     use_env(env)
     import esp_coord.models  # noqa: F401
-    from esp_coord import create_app, region_demo
+    from esp_coord import create_app
+    from esp_coord.demo import region
     from esp_coord.extensions import db
 
     app = create_app("production")
     with app.app_context(), app.test_request_context():
         db.create_all()
         t0 = time.perf_counter()
-        summary = region_demo.run(seed=seed, factor=factor, echo=lambda s: print(s, file=sys.stderr))
+        summary = region.run(seed=seed, factor=factor, echo=lambda s: print(s, file=sys.stderr))
         return {"seconds": time.perf_counter() - t0, "counts": summary.counts, "factor": factor}

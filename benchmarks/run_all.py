@@ -141,8 +141,8 @@ NOTES = """## Findings, fixes and what stands in the way (issue 10)
 
 ### Regional dataset
 
-`esp-coord demo --scale region --seed 1` (module `esp_coord/region_demo.py`; `--factor` is read from
-`ESP_COORD_DEMO_FACTOR` until the shared CLI passes it — `python -m esp_coord.region_demo --factor 0.01` works
+`esp-coord demo --scale region --seed 1` (module `esp_coord/demo/region.py`; `--factor` is read from
+`ESP_COORD_DEMO_FACTOR` until the shared CLI passes it — `python -m esp_coord.demo.region --factor 0.01` works
 meanwhile). Full size on PostgreSQL 15 (23 Nov 2026, shared 2-CPU VM, load average 10–22 from other sessions):
 **1 446 s wall clock but 3 min 0 s of CPU (user) + 14 s (sys)** — the rest was waiting for the CPU; ≈ 4 minutes on an
 idle machine. Resulting sizes: 200 teams, 3 001 accounts, 3 300 memberships, 50 000 patients (50 000 data keys,

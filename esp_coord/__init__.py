@@ -7,15 +7,16 @@ from pathlib import Path
 
 from flask import Flask
 
-from esp_coord.settings import ROOT, load_settings
+from esp_coord.resources import resource_path
+from esp_coord.settings import load_settings
 
 
 def create_app(env: str | None = None, overrides: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(resource_path("templates")),
+        static_folder=str(resource_path("static")),
     )
     settings = load_settings(env, overrides, instance_path=Path(app.instance_path))
     app.config.update(settings)
@@ -71,7 +72,7 @@ def configure_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         install_sqlite_pragmas(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(resource_path("migrations")), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_directories())
     babel.init_app(app, locale_selector=lambda: "fr", timezone_selector=lambda: "Europe/Paris")

@@ -1,18 +1,34 @@
-"""The `esp-coord` command: the Flask CLI group plus every admin task.
+"""The `esp-coord` command: the Flask CLI group plus every operator and feature command.
 
-Features add their commands in esp_coord/<feature>/commands.py with `def register(app)`.
+Every command is listed explicitly in COMMANDS (no discovery): they are attached both to the `esp-coord`
+group itself, so that `esp-coord --help` and commands that need no configuration (`keys generate`,
+`demo-totp`) work even when the configuration is incomplete, and to `app.cli` (`app.test_cli_runner()`).
+
+A command that cannot start (unsafe or incomplete configuration, database not migrated or unreachable)
+prints one French line naming the setting and what to do, and exits with status 2 — never a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 
 import click
+import sqlalchemy as sa
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+
+from esp_coord.auth.commands import users_group
+from esp_coord.demo.commands import demo_command, demo_totp_command
+from esp_coord.meetings.commands import send_reminders_command
+from esp_coord.ops.audit import audit_group
+from esp_coord.ops.backup import backup_command, restore_command
+from esp_coord.ops.keys import keys_group
+from esp_coord.ops.retention import patients_group
+from esp_coord.settings import ConfigurationError
+
+EXIT_CANNOT_START = 2
+CONFIG_HELP = "voir config/README.md"
 
 
 def _create_app():
@@ -21,79 +37,26 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)
-def main() -> None:
+class EspCoordGroup(FlaskGroup):
+    """FlaskGroup whose command list (`esp-coord --help`) survives an app that cannot start: one French line
+    instead of Flask's traceback, and the commands that do not come from the app."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except Exception as exc:
+            message = cannot_start_message(exc)
+            if message is None:
+                raise
+            click.echo(f"esp-coord : {message} (commandes de l'application, dont `db`, non listées)", err=True)
+            self._load_plugin_commands()
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
+
+
+@click.group(cls=EspCoordGroup, create_app=_create_app, add_default_commands=True, add_version_option=False)
+def cli() -> None:
     """esp_coord — administration (ESP_COORD_ENV choisit la configuration)."""
-
-
-def register(app: Flask) -> None:
-    app.cli.add_command(audit_group)
-    app.cli.add_command(keys_group)
-    app.cli.add_command(demo_command)
-    app.cli.add_command(worker_command)
-    app.cli.add_command(demo_totp_command)
-    app.cli.add_command(reference_group)
-    from esp_coord.features import FEATURES
-
-    for _feature in FEATURES:
-        name = _feature.name
-        module_name = f"esp_coord.{name}.commands"
-        if importlib.util.find_spec(module_name) is not None:
-            importlib.import_module(module_name).register(app)
-
-
-@click.group("audit")
-def audit_group() -> None:
-    """Journal d'audit chaîné."""
-
-
-@audit_group.command("verify")
-@with_appcontext
-def audit_verify() -> None:
-    """Walk the hash chain and name the first altered or removed row."""
-    from esp_coord.core.audit import verify_chain
-
-    result = verify_chain()
-    if result.ok:
-        click.echo(f"OK : {result.checked} lignes vérifiées, chaîne intacte.")
-        return
-    click.echo(f"ALTÉRATION : ligne {result.first_bad_seq} — {result.reason} ({result.checked} lignes saines avant).")
-    sys.exit(1)
-
-
-@click.group("keys")
-def keys_group() -> None:
-    """Clés de chiffrement."""
-
-
-@keys_group.command("generate")
-def keys_generate() -> None:
-    """Print fresh secrets for a production configuration (never commit them)."""
-    import secrets
-
-    from esp_coord.settings import new_keyring_json
-
-    click.echo(f"ESP_COORD_SECRET_KEY={secrets.token_urlsafe(48)}")
-    click.echo(f"ESP_COORD_INDEX_KEY={secrets.token_urlsafe(48)}")
-    click.echo(f"ESP_COORD_MASTER_KEYS='{new_keyring_json('k1')}'")
-
-
-@click.command("demo")
-@click.option("--scale", type=click.Choice(["team", "region"]), default="team", show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--if-empty", is_flag=True, help="Ne rien faire si des équipes existent déjà.")
-@click.option("--factor", type=click.FloatRange(0, 1, min_open=True), default=None,
-              help="Région : réduit tous les volumes (ex. 0.01) pour les tests et les mesures rapides.")
-@with_appcontext
-def demo_command(scale: str, seed: int, if_empty: bool, factor: float | None) -> None:
-    """Load demo data (one ESP CLAP team in Pays de la Loire and a second team sharing a member),
-    or with --scale region the deterministic regional dataset."""
-    import logging
-
-    from esp_coord import demo
-
-    logging.getLogger("esp_coord.audit").setLevel(logging.WARNING)  # keep the terminal readable
-    demo.run(scale=scale, seed=seed, if_empty=if_empty, echo=click.echo, factor=factor)
 
 
 @click.command("worker")
@@ -106,21 +69,11 @@ def worker_command(workers: int) -> None:
 
     os.environ.setdefault("ESP_COORD_ENV", "production")
     jobs.job_app()
-    importlib.import_module("esp_coord.tasks_registry")
+    # every module declaring huey tasks, so the consumer knows them
+    import esp_coord.funding.jobs  # noqa: F401
+    import esp_coord.reports.jobs  # noqa: F401
+
     Consumer(jobs.huey, workers=int(workers), periodic=True).run()
-
-
-@click.command("demo-totp")
-@click.argument("email")
-def demo_totp_command(email: str) -> None:
-    """Print the current TOTP code of a demo account (development only)."""
-    import pyotp
-
-    from esp_coord.demo import DEMO_USERS, demo_totp_secret
-
-    if email not in {u[3] for u in DEMO_USERS}:
-        raise click.ClickException("Compte de démonstration inconnu.")
-    click.echo(pyotp.TOTP(demo_totp_secret(email)).now())
 
 
 @click.group("reference")
@@ -138,3 +91,63 @@ def reference_load() -> None:
     ensure_all_reference_data()
     db.session.commit()
     click.echo("Données de référence à jour.")
+
+
+COMMANDS: tuple[click.Command, ...] = (
+    # operations (esp_coord/ops)
+    backup_command,
+    restore_command,
+    keys_group,
+    audit_group,
+    patients_group,
+    reference_group,
+    worker_command,
+    # demo (esp_coord/demo)
+    demo_command,
+    demo_totp_command,
+    # features
+    users_group,
+    send_reminders_command,
+)
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def register(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def cannot_start_message(exc: BaseException) -> str | None:
+    """The one French line for an exception that keeps a command from starting, or None if it is a bug."""
+    if isinstance(exc, ConfigurationError):
+        message = str(exc)
+        if any(name in message for name in ("SECRET_KEY", "MASTER_KEYS", "INDEX_KEY")):
+            message += (" — pour un essai local, lancez la commande avec ESP_COORD_ENV=development ; "
+                        f"sinon définissez la variable ({CONFIG_HELP})")
+        return message
+    if isinstance(exc, sa.exc.DBAPIError):
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        lowered = detail.lower()
+        if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+            return (f"Base de données non migrée ({detail}) : lancez `esp-coord db upgrade` "
+                    "(avec les mêmes ESP_COORD_ENV et DATABASE_URL)")
+        if isinstance(exc, sa.exc.OperationalError):
+            return (f"Base de données inaccessible ({detail}) : vérifiez DATABASE_URL ({CONFIG_HELP}) "
+                    "et que le serveur de base de données fonctionne")
+    if isinstance(exc, sa.exc.ArgumentError | sa.exc.NoSuchModuleError):
+        return f"DATABASE_URL invalide ({exc}) : attendu sqlite:///chemin ou postgresql+psycopg://… ({CONFIG_HELP})"
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `esp-coord` (pyproject.toml [project.scripts])."""
+    try:
+        cli.main(args=argv, prog_name="esp-coord")
+    except Exception as exc:
+        message = cannot_start_message(exc)
+        if message is None:
+            raise
+        click.echo(f"esp-coord : {message}", err=True)
+        sys.exit(EXIT_CANNOT_START)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from flask import Blueprint
 
 from esp_coord.activity import views as activity_views
-from esp_coord.admin import views as admin_views
 from esp_coord.auth import views as auth_views
 from esp_coord.calendar_feeds import receivers as calendar_feeds_receivers
 from esp_coord.calendar_feeds import views as calendar_feeds_views
@@ -55,5 +54,4 @@ FEATURES: tuple[Feature, ...] = (
     Feature("protocols", protocols_views.bp, "/protocoles", protocols_receivers.connect),
     Feature("funding", funding_views.bp, "/financement", funding_receivers.connect),
     Feature("reports", reports_views.bp, "/rapports", reports_receivers.connect),
-    Feature("admin", admin_views.bp, "/admin"),
 )

@@ -15,8 +15,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = ROOT / "config"
+from esp_coord.resources import resource_path
+
 ENVIRONMENTS = ("development", "testing", "production")
 
 # Values published in docs/examples: refused everywhere but tests.
@@ -62,9 +62,13 @@ def load_settings(env: str | None = None, overrides: dict | None = None, instanc
     if env not in ENVIRONMENTS:
         raise ConfigurationError(f"ESP_COORD_ENV inconnu / unknown: {env!r} (attendu / expected: {ENVIRONMENTS})")
     settings: dict[str, Any] = {}
-    for name in ("default", env):
-        path = CONFIG_DIR / f"{name}.py"
-        if path.exists():
+    config_dir = resource_path("config")
+    default = config_dir / "default.py"
+    if not default.is_file():
+        raise ConfigurationError(f"Configuration par défaut introuvable ({default}) : installation incomplète, "
+                                 "réinstallez le paquet esp_coord")
+    for path in (default, config_dir / f"{env}.py"):
+        if path.is_file():  # config/<env>.py is optional (production usually has none: environment only)
             settings.update({k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()})
     for key, value in os.environ.items():
         if key.startswith("ESP_COORD_") and not key.endswith("_FILE"):

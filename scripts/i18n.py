@@ -6,7 +6,7 @@
                                                    source string is missing from its catalog
 
 Sources of a feature: esp_coord/<feature>/**.py and templates/<feature>/**.html.
-Core: esp_coord/*.py, esp_coord/core/**.py, templates/*.html, templates/_macros, errors, pdf, emails.
+Core: esp_coord/*.py, esp_coord/{core,ops,demo}/**.py, templates/*.html, templates/_macros, errors, pdf, emails.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "esp_coord"
 
 
+# Packages that are not features: their strings belong to the core catalog.
+CORE_PACKAGES = ("core", "ops", "demo")
+
+
 def features() -> list[str]:
-    return ["core"] + sorted(p.parent.name for p in PKG.glob("*/__init__.py") if p.parent.name != "core")
+    return ["core"] + sorted(p.parent.name for p in PKG.glob("*/__init__.py") if p.parent.name not in CORE_PACKAGES)
 
 
 def catalog_dir(feature: str) -> Path:
@@ -32,6 +36,7 @@ def mapping(feature: str) -> str:
     if feature == "core":
         return (
             "[python: esp_coord/*.py]\n[python: esp_coord/core/**.py]\n"
+            "[python: esp_coord/ops/**.py]\n[python: esp_coord/demo/**.py]\n"
             "[jinja2: templates/*.html]\n[jinja2: templates/_macros/*.html]\n"
             "[jinja2: templates/errors/*.html]\n[jinja2: templates/pdf/*.html]\n"
         )

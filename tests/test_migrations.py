@@ -12,15 +12,15 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
-from esp_coord.settings import ROOT
+from esp_coord.resources import resource_path
 from tests.conftest import make_app
 
 
 def _revisions():
     from alembic.config import Config
 
-    cfg = Config(str(ROOT / "migrations" / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg = Config(str(resource_path("migrations") / "alembic.ini"))
+    cfg.set_main_option("script_location", str(resource_path("migrations")))
     script = ScriptDirectory.from_config(cfg)
     return list(reversed(list(script.walk_revisions())))  # base -> head
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
 
@@ -52,7 +51,3 @@ def disable(email: str) -> None:
     ended = services.disable_user(user)
     db.session.commit()
     click.echo(f"Compte désactivé : {user.email} ({ended} session(s) fermée(s)).")
-
-
-def register(app: Flask) -> None:
-    app.cli.add_command(users_group)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from huey import SqliteHuey
 
-_default = os.environ.get("ESP_COORD_HUEY_FILENAME") or str(
-    Path(__file__).resolve().parent.parent.parent / "instance" / "huey.db"
-)
+from esp_coord.resources import default_instance_path
+
+_default = os.environ.get("ESP_COORD_HUEY_FILENAME") or str(default_instance_path() / "huey.db")
 Path(_default).parent.mkdir(parents=True, exist_ok=True)
 huey = SqliteHuey("esp_coord", filename=_default)
 _app = None

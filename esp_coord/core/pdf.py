@@ -6,10 +6,10 @@ import mimetypes
 
 from flask import render_template
 
-from esp_coord.settings import ROOT
+from esp_coord.resources import resource_path
 
 BASE_URL = "http://esp-coord.invalid/"
-STATIC_DIR = ROOT / "static"
+STATIC_DIR = resource_path("static")
 
 
 def _fetcher():

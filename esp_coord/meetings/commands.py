@@ -20,7 +20,3 @@ def send_reminders_command(hours: int) -> None:
     db.session.commit()
     click.echo(f"{result['mails']} e-mail(s) envoyé(s) : {result['tasks']} tâche(s), "
                f"{result['meetings']} rappel(s) de réunion.")
-
-
-def register(app) -> None:
-    app.cli.add_command(send_reminders_command)

@@ -127,7 +127,7 @@ def context_factory(browser):
         ctx.close()
 
 
-DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105 - public demo password (esp_coord/demo.py)
+DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105 - public demo password (esp_coord/demo/__init__.py)
 
 
 def demo_totp(email: str, live=None) -> str:

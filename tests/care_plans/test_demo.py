@@ -2,10 +2,10 @@ import random
 
 import sqlalchemy as sa
 
-from esp_coord.care_plans import demo
 from esp_coord.care_plans import services as svc
 from esp_coord.care_plans.models import CarePlan
 from esp_coord.core.time import today_paris
+from esp_coord.demo import care_plans as demo
 from esp_coord.extensions import db
 
 

@@ -10,7 +10,7 @@ from esp_coord.funding.models import Claim
 
 def test_funding_demo_seed(app, client, f):
     from esp_coord import demo
-    from esp_coord.funding import demo as funding_demo
+    from esp_coord.demo import funding as funding_demo
 
     ctx = demo.DemoContext(seed=1, scale="team", echo=lambda *a: None, today=today_paris(), rng=random.Random(1))
     demo.seed_base(ctx)

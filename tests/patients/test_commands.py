@@ -23,7 +23,7 @@ def test_demo_seed(app):
 
     from esp_coord import demo
     from esp_coord.core.time import today_paris
-    from esp_coord.patients import demo as patients_demo
+    from esp_coord.demo import patients as patients_demo
 
     ctx = demo.DemoContext(seed=1, scale="team", echo=lambda *_a: None, today=today_paris(), rng=random.Random(1))
     demo.seed_base(ctx)

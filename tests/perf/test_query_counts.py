@@ -15,8 +15,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from esp_coord.demo.region import REFERENCE_NOW, encrypt_text, ledger_row
 from esp_coord.extensions import db
-from esp_coord.region_demo import REFERENCE_NOW, _entry, encrypt_text
 
 GROWTH = 100
 
@@ -53,7 +53,7 @@ def explain(small: list[str], big: list[str]) -> str:
     return "\n".join(lines)
 
 
-# ------------------------------------------------------------------ builders (bulk, same rows as region_demo)
+# ------------------------------------------------------------------ builders (bulk, same rows as esp_coord.demo.region)
 def _stamp():
     from esp_coord.core.time import utc_now
 
@@ -191,7 +191,7 @@ class World:
         rows = []
         for _ in range(k):
             self.n += 1
-            rows.append(_entry(uuid.uuid4(), self.team.id, self.users[self.n % 4].id, "COORD_AUTRE",
+            rows.append(ledger_row(uuid.uuid4(), self.team.id, self.users[self.n % 4].id, "COORD_AUTRE",
                                date.today() - timedelta(days=self.n % 300), 60, 0, None, None, label="Coordination"))
         db.session.execute(sa.insert(LedgerEntry), rows)
 

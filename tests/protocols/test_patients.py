@@ -90,7 +90,7 @@ def test_demo_seed(app, f):
     import random
 
     from esp_coord.demo import DemoContext
-    from esp_coord.protocols import demo
+    from esp_coord.demo import protocols as demo
     from esp_coord.protocols.models import Adoption, Protocol
 
     team = f.team("ESP CLAP du Val de Sèvre")

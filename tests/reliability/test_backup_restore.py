@@ -14,7 +14,7 @@ import stat
 
 import pytest
 
-from esp_coord.backup import RestoreReport, check_restored_data
+from esp_coord.ops.backup import RestoreReport, check_restored_data
 from tests.conftest import TEST_MASTER_KEYS
 from tests.reliability.helpers import (
     ENGINES,

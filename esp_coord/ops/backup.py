@@ -1,4 +1,4 @@
-"""Backup and restore of the database (`esp-coord backup` / `esp-coord restore`).
+"""Backup and restore of the database: `esp-coord backup OUTPUT [--keys-out FILE]`, `esp-coord restore ARCHIVE`.
 
 Archive (tar.gz, mode 0600) — never contains a master key:
 
@@ -28,14 +28,17 @@ import re
 import shutil
 import sqlite3
 import subprocess  # nosec B404
+import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from esp_coord.core import crypto
 from esp_coord.core.time import utc_now
@@ -472,3 +475,58 @@ def check_restored_data(report: RestoreReport) -> RestoreReport:
         report.problems.append(f"journal d'audit : ligne {result.first_bad_seq} — {result.reason}")
     session.rollback()
     return report
+
+
+# ---------------------------------------------------------------- commands
+
+
+@click.command("backup")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--keys-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Écrire aussi le trousseau de clés maîtresses dans ce fichier séparé (0600), "
+                   "à conserver AILLEURS que les archives.")
+@with_appcontext
+def backup_command(output: Path, keys_out: Path | None) -> None:
+    """Sauvegarde cohérente de la base (archive tar.gz + manifeste, sans clé maîtresse)."""
+    try:
+        manifest = create_backup(current_app, output, keys_out)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = manifest["counts"]
+    click.echo(f"Sauvegarde écrite : {output} ({manifest['engine']}, révision {manifest['alembic_revision'] or '—'}, "
+               f"{counts.get('patient') or 0} patients, {counts.get('audit_event') or 0} lignes d'audit).")
+    click.echo("L'archive ne contient aucune clé maîtresse : sans le trousseau ESP_COORD_MASTER_KEYS, "
+               "les données patients y restent chiffrées.")
+    if manifest["master_keys_missing"]:
+        click.echo("ATTENTION : des clés de données sont enveloppées par des clés absentes du trousseau "
+                   "configuré : " + ", ".join(manifest["master_keys_missing"]), err=True)
+    if keys_out is not None:
+        click.echo(f"Trousseau écrit séparément : {keys_out} (0600). Rangez-le ailleurs que les archives "
+                   "(coffre hors ligne) et supprimez cette copie du serveur.")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Remplacer une base cible qui contient déjà des données.")
+@with_appcontext
+def restore_command(archive: Path, force: bool) -> None:
+    """Restaurer une archive de `esp-coord backup` dans la base configurée (application arrêtée)."""
+    try:
+        report = restore_backup(current_app, archive, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    m = report.manifest
+    click.echo(f"Archive vérifiée (SHA-256) et restaurée : sauvegarde du {m.get('created_at')}, "
+               f"version {m.get('app_version')}, révision {m.get('alembic_revision') or '—'}.")
+    click.echo(f"Clés de données : {report.data_keys - report.data_keys_unreadable}/{report.data_keys} lisibles.")
+    click.echo(f"Patients : {report.patients} ({report.readable} identités déchiffrées, "
+               f"{report.unreadable} illisibles, {report.erased} effacés).")
+    click.echo(f"Journal d'audit : {report.audit_checked} lignes, chaîne "
+               f"{'intacte' if report.audit_ok else 'ALTÉRÉE'}.")
+    for problem in report.problems:
+        click.echo(f"PROBLÈME : {problem}", err=True)
+    if not report.ok:
+        click.echo("ÉCHEC : le trousseau configuré ne déchiffre pas toutes les données restaurées "
+                   "(mauvais ESP_COORD_MASTER_KEYS ?) ou le journal est altéré.", err=True)
+        sys.exit(2)
+    click.echo("OK : toutes les identités patients se déchiffrent avec le trousseau configuré.")

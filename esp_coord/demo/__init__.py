@@ -1,16 +1,15 @@
 """Demo data: one ESP CLAP team in Pays de la Loire and a second team sharing a member.
 
-`esp-coord demo` runs the base below, then `esp_coord.<feature>.demo.seed(ctx)` for every feature
-that has one (in FEATURES order). Demo accounts share one password and have fixed TOTP secrets,
-printed with the login instructions. Refused in production.
+`esp-coord demo` runs the base below, then each feature's seed module of this package, in SEEDS order
+(esp_coord/demo/<feature>.py: `seed(ctx)`, built on that feature's public services). Demo accounts share
+one password and have fixed TOTP secrets, printed with the login instructions. Refused in production.
+`esp-coord demo --scale region` builds the regional dataset instead (esp_coord/demo/region.py).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
-import importlib.util
 import random
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +22,7 @@ from esp_coord.auth.models import User
 from esp_coord.auth.passwords import hash_password
 from esp_coord.auth.totp import set_secret
 from esp_coord.core.time import today_paris, utc_now
+from esp_coord.demo import activity, care_plans, funding, meetings, patients, protocols, teams
 from esp_coord.extensions import db
 from esp_coord.reference import ensure_all_reference_data
 from esp_coord.teams.models import Membership, Team, TeamSite
@@ -62,6 +62,10 @@ DEMO_ROLES = {
 }
 
 
+# Feature seeds, in dependency order (patients before the meetings and PPS that discuss them).
+SEEDS = (teams, activity, patients, meetings, care_plans, protocols, funding)
+
+
 def demo_totp_secret(email: str) -> str:
     """Fixed per demo account so the printed instructions stay valid across runs."""
     digest = hashlib.sha256(f"esp-coord-demo:{email}".encode()).digest()[:20]
@@ -77,22 +81,17 @@ def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print,
         print_logins(echo)
         return None
     if scale == "region":
-        from esp_coord import region_demo
+        from esp_coord.demo import region
 
-        return region_demo.run(seed=seed, echo=echo, factor=factor)
+        return region.run(seed=seed, echo=echo, factor=factor)
     rng = random.Random(seed)  # reproducible demo data, never a secret  # nosec B311
     ctx = DemoContext(seed=seed, scale=scale, echo=echo, today=today_paris(), rng=rng)
     ensure_all_reference_data()
     seed_base(ctx)
     db.session.commit()
-    from esp_coord.features import FEATURES
-
-    for _feature in FEATURES:
-        name = _feature.name
-        module_name = f"esp_coord.{name}.demo"
-        if importlib.util.find_spec(module_name) is not None:
-            importlib.import_module(module_name).seed(ctx)
-            db.session.commit()
+    for module in SEEDS:
+        module.seed(ctx)
+        db.session.commit()
     echo("Données de démonstration chargées.")
     print_logins(echo)
     return ctx

@@ -1,4 +1,8 @@
-"""CLI of the patients feature: `esp-coord keys rotate|status` and `esp-coord patients retention`."""
+"""Encryption keys: `esp-coord keys generate`, `esp-coord keys rotate [--batch-size N]`, `esp-coord keys status`.
+
+`generate` needs no configuration (it prints the secrets a production configuration needs);
+`rotate` and `status` work on the patient data keys of the configured database.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,24 @@ import click
 from flask.cli import with_appcontext
 
 
-@click.command("rotate")
+@click.group("keys")
+def keys_group() -> None:
+    """Clés de chiffrement."""
+
+
+@keys_group.command("generate")
+def keys_generate() -> None:
+    """Print fresh secrets for a production configuration (never commit them)."""
+    import secrets
+
+    from esp_coord.settings import new_keyring_json
+
+    click.echo(f"ESP_COORD_SECRET_KEY={secrets.token_urlsafe(48)}")
+    click.echo(f"ESP_COORD_INDEX_KEY={secrets.token_urlsafe(48)}")
+    click.echo(f"ESP_COORD_MASTER_KEYS='{new_keyring_json('k1')}'")
+
+
+@keys_group.command("rotate")
 @click.option("--batch-size", default=200, show_default=True, help="Data keys re-wrapped per transaction.")
 @click.option("--pause", default=0.0, hidden=True, help="Seconds to wait between batches (tests).")
 @with_appcontext
@@ -52,7 +73,7 @@ def keys_rotate(batch_size: int, pause: float) -> None:
                if after["pending"] == 0 else f"Interrompu : {after['pending']} restante(s).")
 
 
-@click.command("status")
+@keys_group.command("status")
 @with_appcontext
 def keys_status() -> None:
     """Master keys configured, data keys per master key, rotation progress."""
@@ -74,42 +95,3 @@ def keys_status() -> None:
         unused = [k for k in status["configured"] if k != status["current"] and k not in status["counts"]]
         click.echo("Aucune rotation en attente." + (f" Clé(s) plus utilisée(s) : {', '.join(unused)}." if unused
                                                     else ""))
-
-
-@click.group("patients")
-def patients_group() -> None:
-    """Dossiers patients."""
-
-
-@patients_group.command("retention")
-@with_appcontext
-def patients_retention() -> None:
-    """List patient records past the retention period (RETENTION_YEARS after the last activity)."""
-    from flask import current_app
-
-    from esp_coord.core import audit
-    from esp_coord.extensions import db
-    from esp_coord.patients.services import past_retention
-
-    years = current_app.config.get("RETENTION_YEARS", 20)
-    rows = past_retention()
-    click.echo(f"Durée de conservation : {years} ans après la dernière activité.")
-    if not rows:
-        click.echo("Aucun dossier au-delà de la durée de conservation.")
-    for patient in rows:
-        last = patient.last_activity_at or patient.created_at
-        # ids only, never identity: this output may end up in logs
-        click.echo(f"{patient.id}\téquipe {patient.team_id}\tdernière activité {last.date().isoformat()}")
-    click.echo(f"{len(rows)} dossier(s) à effacer (page « Effacer le dossier » ou procédure d'archivage).")
-    audit.record("patient.retention_report", object_type="patient", details={"count": len(rows)})
-    db.session.commit()
-
-
-def register(app) -> None:
-    group = app.cli.commands.get("keys")
-    if group is None:
-        group = click.Group("keys", help="Clés de chiffrement.")
-        app.cli.add_command(group)
-    group.add_command(keys_rotate)
-    group.add_command(keys_status)
-    app.cli.add_command(patients_group)

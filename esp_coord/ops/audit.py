@@ -1,9 +1,8 @@
-"""Operator commands: backup/restore of the database, audit export (off-host shipping) and retention purge.
+"""The chained audit journal, operator side.
 
-    esp-coord backup /srv/backups/esp-2026-11-23.tar.gz [--keys-out /media/coffre/keyring.json]
-    esp-coord restore /srv/backups/esp-2026-11-23.tar.gz [--force]
+    esp-coord audit verify
     esp-coord audit export --after 1200 [--output audit.jsonl] [--state-file /var/lib/esp/audit.seq]
-    esp-coord audit purge --before 2025-11-23 [--yes]
+    esp-coord audit purge --before 2025-11-23 [--yes] [--allow-short-retention]
 """
 
 from __future__ import annotations
@@ -16,81 +15,27 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 
-def register(app: Flask) -> None:
-    app.cli.add_command(backup_command)
-    app.cli.add_command(restore_command)
-    audit_group = app.cli.commands.get("audit")
-    if audit_group is None:  # pragma: no cover - esp_coord.cli always defines it
-        audit_group = click.Group("audit", help="Journal d'audit chaîné.")
-        app.cli.add_command(audit_group)
-    audit_group.add_command(audit_export)
-    audit_group.add_command(audit_purge)
+@click.group("audit")
+def audit_group() -> None:
+    """Journal d'audit chaîné."""
 
 
-# ---------------------------------------------------------------- backup / restore
-
-
-@click.command("backup")
-@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--keys-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Écrire aussi le trousseau de clés maîtresses dans ce fichier séparé (0600), "
-                   "à conserver AILLEURS que les archives.")
+@audit_group.command("verify")
 @with_appcontext
-def backup_command(output: Path, keys_out: Path | None) -> None:
-    """Sauvegarde cohérente de la base (archive tar.gz + manifeste, sans clé maîtresse)."""
-    from esp_coord.backup import BackupError, create_backup
+def audit_verify() -> None:
+    """Walk the hash chain and name the first altered or removed row."""
+    from esp_coord.core.audit import verify_chain
 
-    try:
-        manifest = create_backup(current_app, output, keys_out)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    counts = manifest["counts"]
-    click.echo(f"Sauvegarde écrite : {output} ({manifest['engine']}, révision {manifest['alembic_revision'] or '—'}, "
-               f"{counts.get('patient') or 0} patients, {counts.get('audit_event') or 0} lignes d'audit).")
-    click.echo("L'archive ne contient aucune clé maîtresse : sans le trousseau ESP_COORD_MASTER_KEYS, "
-               "les données patients y restent chiffrées.")
-    if manifest["master_keys_missing"]:
-        click.echo("ATTENTION : des clés de données sont enveloppées par des clés absentes du trousseau "
-                   "configuré : " + ", ".join(manifest["master_keys_missing"]), err=True)
-    if keys_out is not None:
-        click.echo(f"Trousseau écrit séparément : {keys_out} (0600). Rangez-le ailleurs que les archives "
-                   "(coffre hors ligne) et supprimez cette copie du serveur.")
-
-
-@click.command("restore")
-@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Remplacer une base cible qui contient déjà des données.")
-@with_appcontext
-def restore_command(archive: Path, force: bool) -> None:
-    """Restaurer une archive de `esp-coord backup` dans la base configurée (application arrêtée)."""
-    from esp_coord.backup import BackupError, restore_backup
-
-    try:
-        report = restore_backup(current_app, archive, force=force)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    m = report.manifest
-    click.echo(f"Archive vérifiée (SHA-256) et restaurée : sauvegarde du {m.get('created_at')}, "
-               f"version {m.get('app_version')}, révision {m.get('alembic_revision') or '—'}.")
-    click.echo(f"Clés de données : {report.data_keys - report.data_keys_unreadable}/{report.data_keys} lisibles.")
-    click.echo(f"Patients : {report.patients} ({report.readable} identités déchiffrées, "
-               f"{report.unreadable} illisibles, {report.erased} effacés).")
-    click.echo(f"Journal d'audit : {report.audit_checked} lignes, chaîne "
-               f"{'intacte' if report.audit_ok else 'ALTÉRÉE'}.")
-    for problem in report.problems:
-        click.echo(f"PROBLÈME : {problem}", err=True)
-    if not report.ok:
-        click.echo("ÉCHEC : le trousseau configuré ne déchiffre pas toutes les données restaurées "
-                   "(mauvais ESP_COORD_MASTER_KEYS ?) ou le journal est altéré.", err=True)
-        sys.exit(2)
-    click.echo("OK : toutes les identités patients se déchiffrent avec le trousseau configuré.")
-
-
-# ---------------------------------------------------------------- audit export / purge
+    result = verify_chain()
+    if result.ok:
+        click.echo(f"OK : {result.checked} lignes vérifiées, chaîne intacte.")
+        return
+    click.echo(f"ALTÉRATION : ligne {result.first_bad_seq} — {result.reason} ({result.checked} lignes saines avant).")
+    sys.exit(1)
 
 
 # export key -> key of the hashed canonical form (core.audit AuditEvent.canonical), which formats the values
@@ -105,7 +50,7 @@ def _row_dict(row) -> dict:
                                                                                 "hash": row.hash}
 
 
-@click.command("export")
+@audit_group.command("export")
 @click.option("--after", type=click.IntRange(min=0), default=None,
               help="Exporter les lignes de numéro strictement supérieur (défaut : 0 ou la valeur du --state-file).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -154,7 +99,7 @@ def audit_export(after: int | None, output: Path | None, state_file: Path | None
                err=True)
 
 
-@click.command("purge")
+@audit_group.command("purge")
 @click.option("--before", "before", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Supprimer les lignes écrites avant cette date (AAAA-MM-JJ, minuit UTC).")
 @click.option("--yes", is_flag=True, help="Ne pas demander de confirmation.")

@@ -1,3 +1,0 @@
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__)

@@ -27,6 +27,8 @@ test: install
 	$(BIN)/python scripts/i18n.py check
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r esp_coord -c bandit.yaml -ll
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	ESP_SCREENSHOTS=$${ESP_SCREENSHOTS:-0} $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 	ESP_TEST_ENGINE=postgres $(BIN)/pytest -n 2 -m "not browser" $(PYTEST_ARGS)
 

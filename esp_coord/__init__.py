@@ -66,8 +66,8 @@ def configure_extensions(app: Flask) -> None:
 
     forms.install()
     from esp_coord.core.dbevents import install_sqlite_pragmas
+    from esp_coord.core.extensions import babel, csrf, db, limiter, login_manager, migrate
     from esp_coord.core.i18n import translation_directories
-    from esp_coord.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     with app.app_context():

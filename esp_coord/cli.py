@@ -25,7 +25,7 @@ from esp_coord.ops.audit import audit_group
 from esp_coord.ops.backup import backup_command, restore_command
 from esp_coord.ops.keys import keys_group
 from esp_coord.ops.retention import patients_group
-from esp_coord.settings import ConfigurationError
+from esp_coord.resources import ConfigurationError
 
 EXIT_CANNOT_START = 2
 CONFIG_HELP = "voir config/README.md"
@@ -85,7 +85,7 @@ def reference_group() -> None:
 @with_appcontext
 def reference_load() -> None:
     """Insert the shipped reference data that is missing (idempotent; run after `db upgrade`)."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.reference import ensure_all_reference_data
 
     ensure_all_reference_data()

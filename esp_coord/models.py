@@ -7,6 +7,7 @@ import esp_coord.calendar_feeds.models  # noqa: F401
 import esp_coord.care_plans.models  # noqa: F401
 import esp_coord.funding.models  # noqa: F401
 import esp_coord.meetings.models  # noqa: F401
+import esp_coord.patients.key_store  # noqa: F401
 import esp_coord.patients.models  # noqa: F401
 import esp_coord.protocols.models  # noqa: F401
 import esp_coord.reports.models  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from esp_coord.activity.data import ACTION_TYPES, PROFESSIONS
 from esp_coord.activity.models import ActionType
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.teams.models import Profession
 
 

@@ -11,6 +11,11 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+
+class ConfigurationError(RuntimeError):
+    """Raised when the installation or configuration is unusable; message is one line, French / English."""
+
+
 RESOURCES = ("templates", "static", "migrations", "config")
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +31,6 @@ def resource_path(name: str) -> Path:
     checkout = CHECKOUT / name
     if checkout.is_dir():
         return checkout
-    from esp_coord.settings import ConfigurationError  # settings imports this module
-
     raise ConfigurationError(
         f"Dossier « {name} » introuvable (ni {installed}, ni {checkout}) : installation incomplète, "
         "réinstallez le paquet esp_coord (wheel) ou lancez depuis le dépôt"

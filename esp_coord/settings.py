@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from esp_coord.resources import resource_path
+from esp_coord.resources import ConfigurationError, resource_path
 
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -31,10 +31,6 @@ KNOWN_EXAMPLE_SECRETS = {
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 }
 MIN_SECRET_LENGTH = 32
-
-
-class ConfigurationError(RuntimeError):
-    """Raised when the configuration is unsafe; message is one line, French / English."""
 
 
 def _read_env_secret(name: str) -> str | None:

@@ -74,7 +74,7 @@ def make_app(database_url: str, **overrides):
 def app(database_url):
     application = make_app(database_url)
     import esp_coord.models  # noqa: F401
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     with application.app_context():
         db.create_all()  # tests only; the schema of real databases comes from migrations
@@ -111,7 +111,7 @@ def _app_context(request):
         yield
         return
     application = request.getfixturevalue("app")
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     with application.app_context():
         _clean(db)

@@ -12,8 +12,8 @@ import secrets
 
 import pyotp
 
+from esp_coord.core.extensions import db
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 
 PASSWORD = "correct horse battery staple 42"  # noqa: S105 - test password
 _seq = itertools.count(1)

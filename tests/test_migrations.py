@@ -37,7 +37,7 @@ def _seed_core_rows(app):
     from esp_coord.activity.services import record_action
     from esp_coord.auth.models import User
     from esp_coord.core import audit
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.reference import ensure_reference_data
     from esp_coord.teams.models import Membership, Team
 
@@ -58,7 +58,7 @@ def _seed_core_rows(app):
 
 
 def _count(table):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     return db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
 
@@ -69,7 +69,7 @@ def test_upgrade_downgrade_upgrade_keeps_rows(fresh_url):
     app = make_app(fresh_url)
     with app.app_context():
         from esp_coord.core.audit import verify_chain
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         upgrade()
         user_id, team_id = _seed_core_rows(app)
@@ -97,7 +97,7 @@ def test_models_match_migration_head(fresh_url):
 
     app = make_app(fresh_url)
     with app.app_context():
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         upgrade()
         with db.engine.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from esp_coord import resources, settings
-from esp_coord.settings import ConfigurationError
+from esp_coord.resources import ConfigurationError
 
 
 def test_checkout_resources():

@@ -12,7 +12,8 @@ import stat
 import pytest
 
 from esp_coord import create_app
-from esp_coord.settings import ConfigurationError, load_settings
+from esp_coord.resources import ConfigurationError
+from esp_coord.settings import load_settings
 
 SECRET_NAMES = ("SECRET_KEY", "MASTER_KEYS", "INDEX_KEY")
 

@@ -1,5 +1,5 @@
 from esp_coord.core import audit
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 
 def test_app_boots_in_french(app, client):

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from esp_coord.activity.models import ActionType, LedgerEntry
 from esp_coord.core import audit
+from esp_coord.core.extensions import db
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 
 
 class LedgerError(ValueError):

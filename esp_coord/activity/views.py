@@ -11,10 +11,10 @@ from esp_coord.activity import services as svc
 from esp_coord.activity.forms import ManualActionForm
 from esp_coord.activity.models import LEDGER_STATUSES, ActionType, LedgerEntry
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.pdf import csv_response
 from esp_coord.core.security import load_in_team, team_access
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 
 
 def _filters(*, with_member: bool = False) -> dict:

@@ -21,7 +21,7 @@ def create_admin(email: str, first_name: str, last_name: str) -> None:
     from email_validator import EmailNotValidError, validate_email
 
     from esp_coord.auth import services
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     try:
         validate_email(email, check_deliverability=False)
@@ -43,7 +43,7 @@ def create_admin(email: str, first_name: str, last_name: str) -> None:
 def disable(email: str) -> None:
     """Disable an account: no more logins, every open session ends now."""
     from esp_coord.auth import services
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     user = services.user_by_email(email)
     if user is None:

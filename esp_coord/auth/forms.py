@@ -24,7 +24,7 @@ def role_choices(max_rank: int = 3) -> list[SelectChoice]:
 
 
 def profession_choices(blank: bool = True) -> list[SelectChoice]:
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.teams.models import Profession
 
     rows = db.session.execute(sa.select(Profession).order_by(Profession.sort, Profession.label)).scalars()

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 from esp_coord.auth import passwords, sessions, totp
 from esp_coord.auth.models import AuthSession, Invitation, RecoveryCode, User
 from esp_coord.core import audit
+from esp_coord.core.extensions import db
 from esp_coord.core.keys import token_hash
 from esp_coord.core.mail import send_email
 from esp_coord.core.time import format_date, utc_now
-from esp_coord.extensions import db
 
 INVITABLE_ROLES = ("member", "coordinator", "admin")
 

@@ -13,9 +13,9 @@ from flask import current_app, flash, request, session
 from flask_babel import gettext as _
 
 from esp_coord.auth.models import AuthSession, User
+from esp_coord.core.extensions import db
 from esp_coord.core.keys import token_hash
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 
 SESSION_KEY = "sid"
 TOUCH_EVERY_SECONDS = 60

@@ -31,9 +31,9 @@ from esp_coord.auth.forms import (
 from esp_coord.auth.models import AuthSession, Invitation, OutboxMessage, User
 from esp_coord.core import audit
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db, limiter
 from esp_coord.core.security import load_in_team, public, safe_next, team_access
 from esp_coord.core.templating import nav_url
-from esp_coord.extensions import db, limiter
 
 PENDING_KEY = "auth_pending"
 PENDING_TTL_SECONDS = 5 * 60

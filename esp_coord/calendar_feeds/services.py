@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from esp_coord.core import audit
 from esp_coord.core.db import UTCDateTime
+from esp_coord.core.extensions import db
 from esp_coord.core.keys import token_hash
 from esp_coord.core.time import today_paris, utc_now
-from esp_coord.extensions import db
 
 from .models import FeedToken, FeedVersion
 

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from esp_coord.calendar_feeds import bp
+from esp_coord.core.extensions import db, limiter
 from esp_coord.core.security import feed_token_view, team_access
-from esp_coord.extensions import db, limiter
 from esp_coord.meetings.forms import EmptyForm
 
 from . import services as svc

@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from esp_coord.auth.models import User
 from esp_coord.core import audit
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris, utc_now
-from esp_coord.extensions import db
 from esp_coord.patients.crypto_service import decrypt_text, encrypt_text, read_text
 from esp_coord.teams.models import Membership
 

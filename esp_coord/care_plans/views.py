@@ -12,11 +12,11 @@ from flask_login import current_user
 from esp_coord.care_plans import bp
 from esp_coord.core import audit
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.pdf import pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, team_access
 from esp_coord.core.templating import nav_url
 from esp_coord.core.time import format_datetime, today_paris, utc_now
-from esp_coord.extensions import db
 from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible, identity, load_patient
 from esp_coord.teams.models import Membership, Profession
 

@@ -14,6 +14,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from flask import g, has_request_context, request
@@ -24,6 +26,43 @@ from esp_coord.core.time import utc_now
 
 log = logging.getLogger("esp_coord.audit")
 GENESIS = "0" * 64
+
+
+class AuditAction(StrEnum):
+    """Base of every audit action: each feature declares its own subclass with a French label per member.
+
+        class PatientAudit(AuditAction):
+            VIEW = "patient.view", _l("Patient page viewed")
+
+    The value (``<feature>.<verb>``) is what the audit row stores; `registry()` gathers every member of every
+    subclass (the audit viewers show `label_of(row.action)`), and a test checks values are unique.
+    """
+
+    label: Any
+
+    def __new__(cls, value: str, label: Any = None) -> AuditAction:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label if label is not None else value
+        return member
+
+
+def registry() -> dict[str, AuditAction]:
+    """Every declared audit action by stored value (features are imported by the app factory)."""
+    out: dict[str, AuditAction] = {}
+    pending = list(AuditAction.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for member in cls:
+            out[member.value] = member
+    return out
+
+
+def label_of(action: str) -> str:
+    """French label of a stored action; an action no longer declared reads "Action archivée", never a code."""
+    member = registry().get(action)
+    return str(member.label) if member is not None else "Action archivée"
 
 
 class AuditEvent(Base):
@@ -83,13 +122,13 @@ class AuditHead(Base):
 
 
 def _session():
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     return db.session
 
 
 def record(
-    action: str,
+    action: AuditAction | str,  # str only until every feature declares its enum (issue 14)
     *,
     actor=None,
     actor_id: uuid.UUID | None = None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -77,3 +79,40 @@ def parse_uuid(value) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+
+class StrEnumType(sa.types.TypeDecorator):
+    """A `StrEnum` stored as its value in a VARCHAR; rows come back as enum members.
+
+        status: Mapped[MeetingStatus] = mapped_column(StrEnumType(MeetingStatus), nullable=False)
+        __table_args__ = (enum_check("status", MeetingStatus),)
+
+    The allowed values are enforced by the CHECK constraint of `enum_check` (declared in the model and
+    created by the feature's migration), not by a database ENUM type, so adding a member is one migration
+    that replaces the constraint on both engines.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, enum_cls: type[StrEnum], length: int | None = None) -> None:
+        self.enum_cls = enum_cls
+        super().__init__(length or max(len(m.value) for m in enum_cls))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return self.enum_cls(value).value  # ValueError on an unknown value, before the database sees it
+
+    def process_result_value(self, value: Any, dialect: Any) -> StrEnum | None:
+        return None if value is None else self.enum_cls(value)
+
+
+def enum_check(column: str, enum_cls: type[StrEnum], *, nullable: bool = False) -> sa.CheckConstraint:
+    """CHECK constraint limiting ``column`` to the enum's values (named ``ck_<table>_<column>_enum``)."""
+    values = ", ".join(f"'{member.value}'" for member in enum_cls)
+    condition = f"{column} IN ({values})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return sa.CheckConstraint(condition, name=f"{column}_enum")

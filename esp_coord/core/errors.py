@@ -14,7 +14,7 @@ PAGES = {400, 403, 404, 405, 413, 429, 500}
 
 
 def _render(code: int, csrf: bool = False):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     try:
         db.session.rollback()
@@ -36,7 +36,7 @@ def configure(app: Flask) -> None:
             return exc
         if exc.code == 429:
             from esp_coord.core import audit
-            from esp_coord.extensions import db
+            from esp_coord.core.extensions import db
 
             audit.record("security.rate_limited", object_type="endpoint", object_id=request.endpoint,
                          outcome="failure")

@@ -25,7 +25,7 @@ from flask import flash, redirect
 from flask.typing import ResponseReturnValue
 
 from esp_coord.core.domain import DomainError
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 T = TypeVar("T")
 Message = str | Callable[[Any], str] | None

@@ -70,7 +70,7 @@ def send(msg: EmailMessage) -> None:
     recipients = [a.strip() for a in msg["To"].split(",") if a.strip()]
     if backend == "outbox":
         from esp_coord.auth.models import OutboxMessage
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         db.session.add(OutboxMessage(created_at=utc_now(), recipients=", ".join(recipients),
                                      subject=str(msg["Subject"]), raw=bytes(msg)))

@@ -65,7 +65,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def membership_for(team_id, user=None):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.teams.models import Membership
 
     user = user or current_user
@@ -99,7 +99,7 @@ def team_access(team_id, minimum_role: str = "member"):
 
 def team_read_access(team_id):
     """Team-level aggregates (no patient data): members, or the regional association viewer."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.teams.models import Team
 
     membership = membership_for(team_id)
@@ -128,7 +128,7 @@ def require_global_role(*roles: str):
 
 def load_in_team(model, object_id, team_id):
     """Load a team-scoped object by id; another team's object (or a bad id) answers 404."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     oid = parse_uuid(object_id)
     obj = db.session.get(model, oid) if oid else None

@@ -9,10 +9,10 @@ from flask import render_template
 from flask_login import current_user
 
 from esp_coord.core import signals
+from esp_coord.core.extensions import db
 from esp_coord.core.security import public
 from esp_coord.core.time import today_paris
 from esp_coord.dashboard import bp
-from esp_coord.extensions import db
 
 log = logging.getLogger("esp_coord.dashboard")
 

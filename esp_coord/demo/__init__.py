@@ -21,9 +21,9 @@ from flask import current_app
 from esp_coord.auth.models import User
 from esp_coord.auth.passwords import hash_password
 from esp_coord.auth.totp import set_secret
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris, utc_now
 from esp_coord.demo import activity, care_plans, funding, meetings, patients, protocols, teams
-from esp_coord.extensions import db
 from esp_coord.reference import ensure_all_reference_data
 from esp_coord.teams.models import Membership, Team, TeamSite
 

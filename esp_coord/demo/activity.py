@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from esp_coord.activity.services import record_manual, set_status
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.tasks.services import create_task, set_task_status
 
 

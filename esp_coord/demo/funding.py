@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from esp_coord.activity.models import LedgerEntry
 from esp_coord.activity.services import record_action, set_status
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.funding import services as svc
 from esp_coord.funding.models import Claim
 

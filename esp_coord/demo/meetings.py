@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from esp_coord.core.extensions import db
 from esp_coord.core.time import paris_to_utc
-from esp_coord.extensions import db
 from esp_coord.meetings import services as svc
 
 PLACE = "Cabinet médical de Clisson, 12 rue du Docteur Guilbaud"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from esp_coord.core.extensions import db
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 from esp_coord.patients import services
 from esp_coord.patients.services import PatientData
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.patients.services import PatientData, create_patient
 from esp_coord.protocols import services as svc
 

@@ -48,13 +48,14 @@ from esp_coord.care_plans.models import (
     CarePlanReviewParticipant,
 )
 from esp_coord.core import audit, crypto
+from esp_coord.core.extensions import db
 from esp_coord.demo import demo_totp_secret
-from esp_coord.extensions import db
 from esp_coord.funding import services as funding
 from esp_coord.funding.models import DEFAULT_ENVELOPE, Envelope
 from esp_coord.meetings.models import Meeting, MeetingCase, MeetingInvitee
 from esp_coord.patients.crypto_service import create_patient_key, data_key, forget_cached_keys
-from esp_coord.patients.models import Patient, PatientFollower, PatientKey, PatientNameIndex, PatientNote
+from esp_coord.patients.key_store import PatientKey
+from esp_coord.patients.models import Patient, PatientFollower, PatientNameIndex, PatientNote
 from esp_coord.patients.services import birth_date_token, birth_year_token, name_tokens
 from esp_coord.protocols.models import Protocol, ProtocolAuthor, ProtocolRole
 from esp_coord.reference import ensure_all_reference_data

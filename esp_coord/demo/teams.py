@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.teams.models import Membership
 
 

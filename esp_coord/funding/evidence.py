@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from esp_coord.core import signals
+from esp_coord.core.extensions import db
 from esp_coord.core.time import to_paris
-from esp_coord.extensions import db
 
 log = logging.getLogger(__name__)
 

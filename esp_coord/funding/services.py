@@ -19,8 +19,8 @@ from flask_babel import gettext as _
 from esp_coord.activity.models import ActionType, LedgerEntry
 from esp_coord.auth.models import User
 from esp_coord.core import audit
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris, utc_now
-from esp_coord.extensions import db
 from esp_coord.funding import evidence
 from esp_coord.funding.models import (
     CLAP_STEPS,

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from esp_coord.activity.models import ActionType
+from esp_coord.core.extensions import db
 from esp_coord.core.pdf import csv_response, csv_text, pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, require_global_role, team_access, team_read_access
 from esp_coord.core.time import format_number, today_paris, utc_now
-from esp_coord.extensions import db
 from esp_coord.funding import bp
 from esp_coord.funding import services as svc
 from esp_coord.funding.forms import (

@@ -13,7 +13,7 @@ def send_reminders_command(hours: int) -> None:
     """Envoie les rappels (tâches échues, réunions à venir). Peut être relancé sans doublon."""
     from datetime import timedelta
 
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.meetings.services import send_reminders
 
     result = send_reminders(horizon=timedelta(hours=hours))

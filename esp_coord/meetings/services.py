@@ -16,9 +16,9 @@ from flask import render_template
 from flask_babel import gettext as _
 
 from esp_coord.core import audit, signals
+from esp_coord.core.extensions import db
 from esp_coord.core.mail import send_email
 from esp_coord.core.time import format_datetime, to_paris, today_paris, utc_now
-from esp_coord.extensions import db
 
 from .ics import cases_label, invitation_bytes, location_for, meeting_url
 from .models import (

@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from esp_coord.core import audit
+from esp_coord.core.extensions import db
 from esp_coord.core.pdf import pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, membership_for, team_access
 from esp_coord.core.templating import nav_url
 from esp_coord.core.time import paris_to_utc, to_paris, utc_now
 from esp_coord.core.timeline import TimelineItem
-from esp_coord.extensions import db
 from esp_coord.meetings import bp
 
 from . import services as svc

@@ -61,7 +61,7 @@ def _row_dict(row) -> dict:
 def audit_export(after: int | None, output: Path | None, state_file: Path | None) -> None:
     """Exporter les lignes d'audit (JSON Lines, avec leurs empreintes) pour les expédier hors de l'hôte."""
     from esp_coord.core.audit import AuditEvent, record
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     if after is None:
         after = 0
@@ -109,8 +109,8 @@ def audit_export(after: int | None, output: Path | None, state_file: Path | None
 def audit_purge(before: datetime, yes: bool, allow_short_retention: bool) -> None:
     """Purge de rétention : supprime les plus anciennes lignes et déplace l'ancre de la chaîne."""
     from esp_coord.core.audit import purge_before, record, verify_chain
+    from esp_coord.core.extensions import db
     from esp_coord.core.time import utc_now
-    from esp_coord.extensions import db
 
     cutoff = datetime.combine(before.date(), datetime.min.time(), tzinfo=UTC)
     retention_days = int(current_app.config.get("AUDIT_RETENTION_DAYS") or 365)

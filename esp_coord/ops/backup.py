@@ -213,7 +213,7 @@ def _run_tool(cmd: list[str], env: dict, what: str) -> None:
 
 def create_backup(app: Flask, output: Path, keys_out: Path | None = None) -> dict:
     """Write the archive to `output` (and the keyring to `keys_out` if given). Returns the manifest."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     output = Path(output).resolve()
     if keys_out is not None:
@@ -377,7 +377,7 @@ def _target_has_data(conn: sa.Connection) -> bool:
 
 
 def restore_backup(app: Flask, archive: Path, *, force: bool = False) -> RestoreReport:
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     archive = Path(archive)
     if not archive.is_file():
@@ -445,10 +445,11 @@ def check_restored_data(report: RestoreReport) -> RestoreReport:
     """Decrypt every data key and every patient identity with the configured keyring; verify the audit chain."""
     from esp_coord.core import keys
     from esp_coord.core.audit import verify_chain
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.patients.access import FIELDS
     from esp_coord.patients.crypto_service import UnreadableData, _key_aad, decrypt_text
-    from esp_coord.patients.models import Patient, PatientKey
+    from esp_coord.patients.key_store import PatientKey
+    from esp_coord.patients.models import Patient
 
     session = db.session
     for row in session.execute(sa.select(PatientKey)).scalars():

@@ -40,7 +40,7 @@ def keys_rotate(batch_size: int, pause: float) -> None:
     Put the new master key in ESP_COORD_MASTER_KEYS, mark it current, keep the old one until this
     command reports 0 pending, then remove the old key (after the backup retention window)."""
     from esp_coord.core import audit
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.patients.crypto_service import key_status, rewrap_batch
 
     status = key_status()

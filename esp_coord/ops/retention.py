@@ -18,7 +18,7 @@ def patients_retention() -> None:
     from flask import current_app
 
     from esp_coord.core import audit
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.patients.services import past_retention
 
     years = current_app.config.get("RETENTION_YEARS", 20)

@@ -13,8 +13,8 @@ from datetime import date
 from flask import abort, g
 
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.security import team_access
-from esp_coord.extensions import db
 from esp_coord.patients.crypto_service import UNREADABLE, UnreadableData, decrypt_text
 from esp_coord.patients.models import Patient
 

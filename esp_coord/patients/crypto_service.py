@@ -11,6 +11,8 @@ Row ids must exist before encrypting (UUID primary keys are generated client-sid
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any, overload
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -18,13 +20,14 @@ from flask import g, has_app_context
 
 from esp_coord.core import audit, crypto, keys
 from esp_coord.core.crypto import UnreadableData
+from esp_coord.core.extensions import db
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
-from esp_coord.patients.models import PatientKey
+from esp_coord.patients.key_store import PatientKey
 
 UNREADABLE = "donnée illisible"
 
-__all__ = ["UNREADABLE", "UnreadableData", "create_patient_key", "decrypt_bytes", "decrypt_text",
+__all__ = ["UNREADABLE", "EncryptedBytes", "EncryptedText", "UnreadableData", "create_patient_key",
+           "decrypt_bytes", "decrypt_text",
            "destroy_patient_keys", "encrypt_bytes", "encrypt_text", "forget_cached_keys", "key_status",
            "prefetch_keys", "read_text", "rewrap_batch"]
 
@@ -191,3 +194,76 @@ def decrypt_bytes(patient_id, table: str, column: str, row_id, blob: bytes | Non
     version = crypto.blob_dek_version(blob)
     _, aead = _aead(patient_id, version)
     return crypto.decrypt(aead, blob, crypto.aad_for(table, column, row_id, patient_id))
+
+
+class EncryptedText:
+    """A patient-text attribute declared on a model; the ciphertext lives in ``<name>_enc``.
+
+        class Note(Base):
+            __tablename__ = "note"
+            body_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+            body = EncryptedText()                      # note.body = "texte"; note.body -> "texte"
+
+    The descriptor knows its context: table = the model's ``__tablename__``, column = the attribute name,
+    row = ``obj.id`` (generated on first write when still None), patient = ``patient_of(obj)`` (default
+    ``obj.patient_id``), team for the audit of unreadable data = ``team_of(obj)`` (default
+    ``obj.team_id`` when the model has it). Reading a damaged ciphertext gives `UNREADABLE` and an audit
+    row (`read_text`), never an exception; no call site spells a table or column name.
+    """
+
+    def __init__(self, *, patient_of: Callable[[Any], uuid.UUID] | None = None,
+                 team_of: Callable[[Any], uuid.UUID | None] | None = None) -> None:
+        self._patient_of = patient_of or (lambda obj: obj.patient_id)
+        self._team_of = team_of or (lambda obj: getattr(obj, "team_id", None))
+        self.name = ""
+        self.column = ""
+        self.table = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.column = f"{name}_enc"
+        self.table = owner.__dict__.get("__tablename__") or getattr(owner, "__tablename__", "")
+
+    def _context(self, obj: Any) -> tuple[uuid.UUID, str, str, Any]:
+        return self._patient_of(obj), self.table, self.name, obj.id
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> EncryptedText: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> str | None: ...
+
+    def __get__(self, obj: object | None, owner: type) -> EncryptedText | str | None:
+        if obj is None:
+            return self
+        blob = getattr(obj, self.column)
+        if blob is None:
+            return None
+        return read_text(*self._context(obj), blob, team_id=self._team_of(obj))
+
+    def __set__(self, obj: Any, value: str | None) -> None:
+        if obj.id is None:
+            obj.id = uuid.uuid4()
+        setattr(obj, self.column, encrypt_text(*self._context(obj), value))
+
+    def strict(self, obj: Any) -> str | None:
+        """Decrypt or raise `UnreadableData` (exports and key rotation, where a damaged row must stop the job)."""
+        return decrypt_text(*self._context(obj), getattr(obj, self.column))
+
+
+class EncryptedBytes(EncryptedText):
+    """Like `EncryptedText` for binary content (attachments): raises `UnreadableData` when damaged."""
+
+    @overload  # type: ignore[override]
+    def __get__(self, obj: None, owner: type) -> EncryptedBytes: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> bytes | None: ...
+
+    def __get__(self, obj: object | None, owner: type) -> EncryptedBytes | bytes | None:  # type: ignore[override]
+        if obj is None:
+            return self
+        return decrypt_bytes(*self._context(obj), getattr(obj, self.column))
+
+    def __set__(self, obj: Any, value: bytes | None) -> None:  # type: ignore[override]
+        if obj.id is None:
+            obj.id = uuid.uuid4()
+        setattr(obj, self.column, encrypt_bytes(*self._context(obj), value))

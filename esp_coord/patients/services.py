@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 
 from esp_coord.core import audit, keys
 from esp_coord.core.crypto import normalise_name
+from esp_coord.core.extensions import db
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 from esp_coord.patients.crypto_service import (
     create_patient_key,
     decrypt_bytes,

@@ -12,10 +12,10 @@ from wtforms.fields.choices import SelectChoice
 
 from esp_coord.core import audit, signals
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.pdf import pdf_response, render_pdf
 from esp_coord.core.time import utc_now
 from esp_coord.core.timeline import TimelineItem
-from esp_coord.extensions import db
 from esp_coord.patients import bp, services
 from esp_coord.patients.access import OPPOSITION_NOTICE, content_visible, identity, load_patient
 from esp_coord.patients.crypto_service import UNREADABLE, UnreadableData

@@ -18,8 +18,8 @@ from flask_babel import gettext as _
 
 from esp_coord.activity.services import LedgerError, record_action
 from esp_coord.core import audit, signals
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.patients.access import identity
 from esp_coord.patients.crypto_service import encrypt_text, read_text
 from esp_coord.protocols.models import (

@@ -9,10 +9,10 @@ from flask_login import current_user
 
 from esp_coord.core import audit
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.pdf import csv_response, pdf_response, render_pdf
 from esp_coord.core.security import load_in_team, team_access, team_read_access
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.patients.access import identity, load_patient
 from esp_coord.patients.models import Patient
 from esp_coord.protocols import bp

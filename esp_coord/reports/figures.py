@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 
 log = logging.getLogger(__name__)
 

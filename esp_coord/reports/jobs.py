@@ -9,8 +9,8 @@ from esp_coord.core.jobs import huey
 
 @huey.task(context=True)
 def build_annual_report(doc_id: str, task=None):
+    from esp_coord.core.extensions import db
     from esp_coord.core.pdf import html_to_pdf
-    from esp_coord.extensions import db
     from esp_coord.reports.services import annual_report_html, finish_document, run_document
     from esp_coord.teams.models import Team
 

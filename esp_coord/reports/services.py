@@ -21,9 +21,9 @@ from flask_babel import gettext as _
 from esp_coord.activity.models import ActionType, LedgerEntry
 from esp_coord.auth.models import User
 from esp_coord.core import signals
+from esp_coord.core.extensions import db
 from esp_coord.core.jobs import get_progress
 from esp_coord.core.time import MONTHS, format_number, utc_now
-from esp_coord.extensions import db
 from esp_coord.funding.services import aggregate_ledger, year_expr
 from esp_coord.reports.models import GeneratedDocument
 from esp_coord.teams.models import Profession

@@ -7,9 +7,9 @@ from flask import abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.security import team_read_access
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.reports import bp
 from esp_coord.reports import services as svc
 from esp_coord.reports.models import GeneratedDocument

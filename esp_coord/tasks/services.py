@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from esp_coord.core import audit
+from esp_coord.core.extensions import db
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 from esp_coord.tasks.models import TASK_STATUSES, Task
 
 

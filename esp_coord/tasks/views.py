@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.security import load_in_team, team_access
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.tasks import bp
 from esp_coord.tasks import services as svc
 from esp_coord.tasks.forms import TaskForm

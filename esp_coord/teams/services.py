@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from esp_coord.core import audit
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.teams.models import ROLES, Membership, Profession, Team, TeamSite
 
 

@@ -9,8 +9,8 @@ from flask_login import current_user
 
 from esp_coord.auth.models import User
 from esp_coord.core.db import parse_uuid
+from esp_coord.core.extensions import db
 from esp_coord.core.security import load_in_team, membership_for, team_access, team_read_access
-from esp_coord.extensions import db
 from esp_coord.teams import bp
 from esp_coord.teams import services as svc
 from esp_coord.teams.forms import FlagsForm, ProfessionForm, RoleForm, SiteForm, TeamForm

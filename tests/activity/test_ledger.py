@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from esp_coord.activity import services as svc
 from esp_coord.activity.models import LedgerEntry
 from esp_coord.core.audit import AuditEvent
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 
 
 def _count(model=LedgerEntry):

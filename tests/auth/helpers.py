@@ -23,7 +23,7 @@ def code_step(client, code: str, url: str = "/connexion/totp"):
 
 def audit_actions(action: str | None = None):
     from esp_coord.core.audit import AuditEvent
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     stmt = sa.select(AuditEvent).order_by(AuditEvent.seq)
     if action:

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from esp_coord.auth.models import AuthSession, RecoveryCode, User
 from esp_coord.auth.passwords import verify_password
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from tests.auth.helpers import audit_actions, text
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD

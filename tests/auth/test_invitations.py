@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from esp_coord.auth import services
 from esp_coord.auth.models import Invitation, User
+from esp_coord.core.extensions import db
 from esp_coord.core.keys import token_hash
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 from esp_coord.teams.models import Membership
 from tests.auth.helpers import audit_actions, text
 from tests.conftest import csrf_from

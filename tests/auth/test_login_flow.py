@@ -5,7 +5,7 @@ import pyotp
 import sqlalchemy as sa
 
 from esp_coord.auth.models import AuthSession, RecoveryCode
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from tests.auth.helpers import audit_actions, code_step, password_step, text
 from tests.conftest import csrf_from
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from esp_coord.auth import services
 from esp_coord.auth.models import AuthSession, Invitation, User
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from tests.auth.helpers import text
 
 

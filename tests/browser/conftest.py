@@ -75,7 +75,7 @@ def demo_database(tmp_path_factory) -> Path:
     works on its own copy of it. Same process, so the same test secrets decrypt the copies."""
     import esp_coord.models  # noqa: F401
     from esp_coord import demo
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     app = _live_app(path)
@@ -95,7 +95,7 @@ def live_server(browser, demo_database, tmp_path):
 
     from werkzeug.serving import make_server
 
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     db_file = tmp_path / "live.db"
     shutil.copyfile(demo_database, db_file)

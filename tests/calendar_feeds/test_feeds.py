@@ -6,8 +6,8 @@ from icalendar import Calendar
 
 from esp_coord.calendar_feeds import services as feeds
 from esp_coord.calendar_feeds.models import FeedToken
+from esp_coord.core.extensions import db
 from esp_coord.core.time import PARIS, utc_now
-from esp_coord.extensions import db
 from esp_coord.meetings import services as svc
 from tests.meetings.helpers import at_paris, future, schedule
 

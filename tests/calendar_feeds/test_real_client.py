@@ -13,7 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from esp_coord.calendar_feeds import services as feeds
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.meetings import services as svc
 from esp_coord.meetings.models import Meeting
 from tests.meetings.helpers import at_paris

@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 
 @dataclass

@@ -4,9 +4,9 @@ import sqlalchemy as sa
 
 from esp_coord.care_plans import services as svc
 from esp_coord.care_plans.models import CarePlan
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
 from esp_coord.demo import care_plans as demo
-from esp_coord.extensions import db
 
 
 def test_demo_seed_creates_two_realistic_plans(app, f):

@@ -7,8 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from esp_coord.activity.models import LedgerEntry
 from esp_coord.care_plans import services as svc
 from esp_coord.care_plans.models import CarePlan, CarePlanVersion
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.tasks.models import Task
 from esp_coord.tasks.services import task_detail
 from tests.care_plans.conftest import build_plan

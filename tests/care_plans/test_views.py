@@ -8,8 +8,8 @@ from pypdf import PdfReader
 from esp_coord.care_plans import services as svc
 from esp_coord.care_plans.models import CarePlan, CarePlanAction, CarePlanProblem
 from esp_coord.core.audit import AuditEvent
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris, utc_now
-from esp_coord.extensions import db
 from esp_coord.patients.access import OPPOSITION_NOTICE
 from tests.care_plans.conftest import build_plan
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from esp_coord.activity.services import record_action
 from esp_coord.core import signals
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.tasks.services import create_task
 
 

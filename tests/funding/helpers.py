@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 
 from esp_coord.activity.services import record_action
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 
 def entry(team, user, action_type="RCP_SANS", on=date(2026, 3, 10), *, source_type=None, source_id=None,

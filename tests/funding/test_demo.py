@@ -2,8 +2,8 @@ import random
 
 import sqlalchemy as sa
 
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
-from esp_coord.extensions import db
 from esp_coord.funding import services as svc
 from esp_coord.funding.models import Claim
 

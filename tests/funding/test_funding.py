@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from esp_coord.activity.sources import SourceType
 from esp_coord.core import signals
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.funding import services as svc
 from esp_coord.funding.models import Claim, TariffRate
 from tests.funding.helpers import entry, meeting_entries

@@ -7,8 +7,8 @@ from email import policy  # noqa: F401
 
 from icalendar import Calendar
 
+from esp_coord.core.extensions import db
 from esp_coord.core.time import PARIS, utc_now
-from esp_coord.extensions import db
 
 
 def at_paris(y, mo, d, h, mi=0):

@@ -7,8 +7,8 @@ from pypdf import PdfReader
 
 from esp_coord.activity.models import LedgerEntry
 from esp_coord.core.audit import AuditEvent
+from esp_coord.core.extensions import db
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 from esp_coord.meetings import services as svc
 from esp_coord.meetings.models import Meeting, MeetingCase, MeetingInvitee, MinutesRevision
 from esp_coord.tasks.models import Task

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from esp_coord.core.extensions import db
 from esp_coord.core.time import PARIS, utc_now
-from esp_coord.extensions import db
 from esp_coord.meetings.models import Meeting, MeetingInvitee, PollAnswer, PollSlot
 from tests.meetings.helpers import body_text, calendars, future, schedule
 

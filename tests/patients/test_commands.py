@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 
 def test_keys_status_and_retention(app, f):

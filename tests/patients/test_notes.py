@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from esp_coord.core.audit import AuditEvent
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.patients import services
 from esp_coord.patients.models import PatientConsent, PatientNote, PatientNoteVersion
 

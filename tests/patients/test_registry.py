@@ -3,7 +3,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from esp_coord.core.audit import AuditEvent
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.patients.access import identity
 from esp_coord.patients.models import Patient
 from esp_coord.patients.services import ins_is_valid, search_patients

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from esp_coord.core.extensions import db
 from esp_coord.demo.region import REFERENCE_NOW, encrypt_text, ledger_row
-from esp_coord.extensions import db
 
 GROWTH = 100
 
@@ -94,7 +94,8 @@ class World:
 
     def patients(self, k: int) -> list[uuid.UUID]:
         from esp_coord.patients.crypto_service import create_patient_key
-        from esp_coord.patients.models import Patient, PatientFollower, PatientKey, PatientNameIndex, PatientNote
+        from esp_coord.patients.key_store import PatientKey
+        from esp_coord.patients.models import Patient, PatientFollower, PatientNameIndex, PatientNote
         from esp_coord.patients.services import birth_date_token, birth_year_token, name_tokens
 
         rows, keys, toks, fols, notes, out = [], [], [], [], [], []

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 
 @dataclass

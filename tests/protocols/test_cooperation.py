@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from esp_coord.activity.models import LedgerEntry
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.funding import services as funding_services
 from esp_coord.protocols import services as svc
 from esp_coord.protocols.models import Adoption, CooperationProtocol, Inclusion, ProtocolAct

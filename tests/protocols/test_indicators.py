@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import date
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.protocols import services as svc
 from tests.protocols.conftest import adopt_cystite, make_protocol
 

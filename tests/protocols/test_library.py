@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from esp_coord.activity.models import LedgerEntry
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.protocols import services as svc
 from esp_coord.protocols.models import Protocol, ProtocolDocument, ProtocolMeeting, ProtocolVersion
 from tests.protocols.conftest import make_protocol

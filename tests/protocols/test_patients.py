@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from esp_coord.core import signals
 from esp_coord.core.audit import AuditEvent
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.protocols import services as svc
 from esp_coord.protocols.models import Inclusion, ProtocolAct
 from tests.protocols.conftest import adopt_cystite

@@ -19,7 +19,7 @@ def new_database_url(request, tmp_path, engine: str, name: str) -> str:
 
 
 def isolated_app(url: str, *, create_schema: bool = True, **overrides):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from tests.conftest import make_app
 
     app = make_app(url, **overrides)
@@ -37,7 +37,7 @@ def isolated_app(url: str, *, create_schema: bool = True, **overrides):
 
 @contextlib.contextmanager
 def context(app):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     with app.app_context():
         try:
@@ -48,7 +48,7 @@ def context(app):
 
 
 def dispose(app) -> None:
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     with app.app_context():
         db.session.remove()
@@ -57,7 +57,7 @@ def dispose(app) -> None:
 
 def encrypted_columns():
     """(table, column) for every `*_enc` column of a table that can name its patient."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     out = []
     for table in db.metadata.sorted_tables:
@@ -71,7 +71,7 @@ def encrypted_columns():
 
 def decrypted_snapshot() -> dict:
     """{(table, column, row id): plaintext or 'UNREADABLE'} for every encrypted value in the database."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.patients.crypto_service import UnreadableData, decrypt_text
 
     snapshot = {}
@@ -90,7 +90,7 @@ def decrypted_snapshot() -> dict:
 
 def table_dump() -> dict:
     """Every row of every table (ordered by primary key) — a byte-for-byte comparison of contents."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     out = {}
     for table in db.metadata.sorted_tables:
@@ -121,7 +121,7 @@ def populate(app) -> dict:
     """Team, patients (real service), encrypted task details and notes when the notes service exists."""
     from datetime import date
 
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.tasks.services import create_task
     from tests.factories import Factories
 

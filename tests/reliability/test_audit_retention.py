@@ -21,7 +21,7 @@ def audit_app(request, tmp_path):
 
 
 def _write(monkeypatch, when: datetime, n: int, action: str = "test.event"):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     monkeypatch.setattr(audit, "utc_now", lambda: when)
     for i in range(n):
@@ -32,7 +32,7 @@ def _write(monkeypatch, when: datetime, n: int, action: str = "test.event"):
 
 def _start(monkeypatch) -> int:
     """Rows written by the fixtures (reference data) keep their real timestamps; return the current seq."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     head = db.session.get(audit.AuditHead, 1)
     return head.last_seq if head else 0
@@ -60,7 +60,7 @@ def test_export_writes_json_lines_with_hashes_and_remembers_position(audit_app, 
 
 
 def test_purge_moves_the_anchor_and_the_chain_still_verifies(audit_app, monkeypatch):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     start = _start(monkeypatch)
     assert start == 0  # reference data writes no audit rows; the numbers below rely on it
@@ -99,7 +99,7 @@ def test_purge_moves_the_anchor_and_the_chain_still_verifies(audit_app, monkeypa
 
 
 def test_removing_the_first_row_after_the_anchor_is_detected(audit_app, monkeypatch):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     _write(monkeypatch, datetime(2024, 1, 10, tzinfo=UTC), 4, "old.event")
     _write(monkeypatch, datetime(2025, 6, 1, tzinfo=UTC), 3, "kept.event")
@@ -113,7 +113,7 @@ def test_removing_the_first_row_after_the_anchor_is_detected(audit_app, monkeypa
 
 
 def test_purge_of_everything_keeps_appending_verifiable(audit_app, monkeypatch):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     _write(monkeypatch, datetime(2024, 1, 10, tzinfo=UTC), 3)
     assert audit.purge_before(datetime(2025, 1, 1, tzinfo=UTC)).purged == 3

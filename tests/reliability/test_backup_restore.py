@@ -109,7 +109,7 @@ def test_wrong_keyring_is_refused_before_touching_the_target(request, tmp_path, 
         with context(dst):
             import sqlalchemy as sa
 
-            from esp_coord.extensions import db
+            from esp_coord.core.extensions import db
 
             assert sa.inspect(db.engine).get_table_names() == []  # nothing restored
         dispose(dst)
@@ -175,7 +175,7 @@ def test_backup_taken_while_a_writer_runs_is_consistent(request, tmp_path, engin
         import sqlalchemy as sa
 
         from esp_coord.core.audit import AuditEvent, AuditHead, verify_chain
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         check = verify_chain()
         assert check.ok, check

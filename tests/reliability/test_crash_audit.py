@@ -25,7 +25,7 @@ WRITER = r"""
 import json, os, random, sys
 from esp_coord import create_app
 from esp_coord.core import audit
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 config = json.loads(os.environ["ESP_CRASH_CONFIG"])
 app = create_app("testing", config)
@@ -49,7 +49,7 @@ KILLS = 3
 
 def _count(app) -> int:
     from esp_coord.core.audit import AuditEvent
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     with context(app):
         return db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one()
@@ -81,7 +81,7 @@ def test_sigkill_during_audit_appends_leaves_a_verifiable_chain(request, tmp_pat
         assert child.returncode == -signal.SIGKILL
 
         from esp_coord.core.audit import AuditEvent, AuditHead, verify_chain
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         with context(app):
             result = verify_chain()
@@ -95,7 +95,7 @@ def test_sigkill_during_audit_appends_leaves_a_verifiable_chain(request, tmp_pat
         # the next writer continues the same chain after the crash
     with context(app):
         from esp_coord.core import audit
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         audit.record("after.crash")
         db.session.commit()

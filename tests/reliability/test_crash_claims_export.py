@@ -31,7 +31,7 @@ from tests.reliability.helpers import ENGINES, context, dispose, isolated_app, n
 SUBMITTER = r"""
 import json, os, sys, time, uuid
 from esp_coord import create_app
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 config = json.loads(os.environ["ESP_CRASH_CONFIG"])
 app = create_app("testing", config)
@@ -59,7 +59,7 @@ app = create_app("testing", config)
 
 import esp_coord.core.jobs as jobs
 import esp_coord.reports.services as report_services
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 
 real_progress, real_finish = jobs.progress, report_services.finish_document
 
@@ -142,7 +142,7 @@ def _spawn(script: str, url: str, *args: str) -> subprocess.Popen:
 # ------------------------------------------------------------------ 1. claim submission
 
 def _claim_setup(app) -> tuple[uuid.UUID, uuid.UUID]:
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.funding import services as svc
     from tests.factories import Factories
     from tests.funding.helpers import entry, meeting_entries
@@ -161,7 +161,7 @@ def _claim_setup(app) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 def _claim_state(claim_id):
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.funding.models import Claim
 
     row = db.session.execute(sa.select(Claim.status, Claim.snapshot, Claim.sha256, Claim.total_amount,
@@ -172,7 +172,7 @@ def _claim_state(claim_id):
 
 def _submit_events(claim_id) -> int:
     from esp_coord.core.audit import AuditEvent
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     return db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "funding.claim.submit", AuditEvent.object_id == str(claim_id))).scalar_one()
@@ -185,7 +185,7 @@ def test_sigkill_during_claim_submission_leaves_a_draft(request, tmp_path, engin
     claim_id, actor_id = _claim_setup(app)
     with context(app):
         from esp_coord.core.audit import AuditHead
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         head_before = db.session.get(AuditHead, 1)
         head_before = (head_before.last_seq, head_before.last_hash) if head_before else None
@@ -204,7 +204,7 @@ def test_sigkill_during_claim_submission_leaves_a_draft(request, tmp_path, engin
     dispose(app)
 
     from esp_coord.core.audit import AuditHead, verify_chain
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.funding import services as svc
     from esp_coord.funding.models import Claim
 
@@ -241,7 +241,7 @@ def test_sigkill_during_claim_submission_leaves_a_draft(request, tmp_path, engin
 # ------------------------------------------------------------------ 2. regional export job
 
 def _export_setup(app) -> tuple[uuid.UUID, str]:
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.reports.services import new_document
     from tests.factories import Factories
     from tests.funding.helpers import meeting_entries
@@ -256,7 +256,7 @@ def _export_setup(app) -> tuple[uuid.UUID, str]:
 
 
 def _documents():
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.reports.models import GeneratedDocument
 
     return db.session.execute(sa.select(GeneratedDocument.id, GeneratedDocument.status, GeneratedDocument.data,

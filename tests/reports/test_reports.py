@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from esp_coord.core import signals
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.reports import services as svc
 from esp_coord.reports.models import GeneratedDocument
 from tests.funding.helpers import entry, meeting_entries

@@ -333,7 +333,7 @@ class World:
         self._saved_jobs_app = saved
         import esp_coord.models  # noqa: F401
         from esp_coord import demo
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         with self.app.app_context():
             db.create_all()
@@ -346,7 +346,7 @@ class World:
 
     def close(self):
         from esp_coord.core import jobs
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         with self.app.app_context():
             db.session.remove()
@@ -357,9 +357,9 @@ class World:
         from esp_coord.auth.models import AuthSession
         from esp_coord.auth.services import create_invitation
         from esp_coord.calendar_feeds import services as feeds
+        from esp_coord.core.extensions import db
         from esp_coord.core.keys import token_hash
         from esp_coord.core.time import utc_now
-        from esp_coord.extensions import db
         from esp_coord.protocols.models import Protocol, ProtocolDocument
         from esp_coord.reports.models import GeneratedDocument
 
@@ -400,9 +400,9 @@ class World:
     def login(self, client, role: str):
         """Open a real server-side session for the demo user playing `role` (as tests/factories.py login)."""
         from esp_coord.auth.models import AuthSession
+        from esp_coord.core.extensions import db
         from esp_coord.core.keys import token_hash
         from esp_coord.core.time import utc_now
-        from esp_coord.extensions import db
 
         if role == "anonymous":
             return client
@@ -427,7 +427,7 @@ class World:
 
     def snapshot(self) -> dict:
         """Row count and latest updated_at of every table (audit and session tables excepted)."""
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         with self.app.app_context():
             cols = []
@@ -443,7 +443,7 @@ class World:
 
     # -- URL resolution -------------------------------------------------------------------------------------
     def url_values(self, rule, role: str) -> dict:
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         with self.app.app_context():
             values = resolve(self, rule, role)
@@ -512,7 +512,7 @@ SPECIAL = {
 
 def _candidates(world, rule, name, values, role):
     """Possible values for argument `name` given the already chosen `values` (first = preferred)."""
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
 
     models = _models()
     endpoint = rule.endpoint

@@ -27,7 +27,7 @@ SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(app):
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
 
     limiter.reset()
     yield

@@ -8,15 +8,15 @@ import pytest
 import sqlalchemy as sa
 
 from esp_coord.auth.models import AuthSession, User
+from esp_coord.core.extensions import db
 from esp_coord.core.keys import token_hash
 from esp_coord.core.time import utc_now
-from esp_coord.extensions import db
 from tests.auth.helpers import code_step, password_step, session_cookie, text
 
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(app):
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
 
     limiter.reset()
     yield

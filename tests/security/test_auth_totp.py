@@ -7,13 +7,13 @@ import sqlalchemy as sa
 
 from esp_coord.auth import services
 from esp_coord.auth.models import RecoveryCode, User
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from tests.auth.helpers import audit_actions, code_step, password_step, text
 
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(app):
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
 
     limiter.reset()
     yield

@@ -72,7 +72,7 @@ def world(request, tmp_path_factory):
     with w.app.app_context():
         import sqlalchemy as sa
 
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
         from esp_coord.patients.access import identity
         from esp_coord.patients.models import Patient
 
@@ -82,7 +82,7 @@ def world(request, tmp_path_factory):
             names.add(getattr(ident, "birth_name", None))
         w.patient_names = {n for n in names if n and len(n) >= 4}
         db.session.rollback()
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
 
     limiter.reset()
     yield w
@@ -123,7 +123,7 @@ def _client(world, role, fresh=False):
 
 @pytest.mark.parametrize(("endpoint", "method", "rule", "role"), CASES)
 def test_authz(world, endpoint, method, rule, role):
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
 
     access = rule_for(endpoint, method, rule.rule)
     if access is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.patients import services
 from esp_coord.patients.models import Patient, PatientConsent, PatientNote
 from tests.conftest import ENGINE, make_app

@@ -187,7 +187,7 @@ def test_fuzz_long_run(world):
 
 
 def run_fuzz(world, total):
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
     from tests.conftest import csrf_from
 
     started = time.monotonic()

@@ -43,7 +43,7 @@ def assert_strict_headers(resp):
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(app):
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
 
     limiter.reset()
     yield

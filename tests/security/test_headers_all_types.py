@@ -44,7 +44,7 @@ def assert_security_headers(resp, what):
 
 
 def _responses(world):
-    from esp_coord.extensions import limiter
+    from esp_coord.core.extensions import limiter
 
     limiter.reset()
     admin = world.client("admin")
@@ -107,7 +107,7 @@ def test_production_app_headers_and_secure_cookie(tmp_path):
     """A production-config app: HSTS on every response, Secure + HttpOnly + SameSite=Lax session cookie."""
     from esp_coord import create_app
     from esp_coord.core import jobs
-    from esp_coord.extensions import db, limiter
+    from esp_coord.core.extensions import db, limiter
 
     saved = jobs._app
     try:

@@ -5,7 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.patients import services
 from esp_coord.patients.access import OPPOSITION_NOTICE
 from esp_coord.patients.models import PatientConsent

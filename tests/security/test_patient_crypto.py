@@ -9,11 +9,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from esp_coord.core import crypto, keys
 from esp_coord.core.audit import AuditEvent
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.patients import services
 from esp_coord.patients.access import identity
 from esp_coord.patients.crypto_service import UNREADABLE, UnreadableData, decrypt_text, forget_cached_keys
-from esp_coord.patients.models import Patient, PatientConsent, PatientKey, PatientNote
+from esp_coord.patients.key_store import PatientKey
+from esp_coord.patients.models import Patient, PatientConsent, PatientNote
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 40
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.patients import services
 from esp_coord.patients.access import identity
 from esp_coord.patients.crypto_service import forget_cached_keys
-from esp_coord.patients.models import Patient, PatientKey, PatientNote
+from esp_coord.patients.key_store import PatientKey
+from esp_coord.patients.models import Patient, PatientNote
 
 CLI = str(Path(sys.executable).with_name("esp-coord"))
 

@@ -66,7 +66,7 @@ class Server:
 
         from esp_coord import create_app, demo
         from esp_coord.core import jobs
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         saved = jobs._app
         self.app = create_app("testing", {**self.secrets, "SQLALCHEMY_DATABASE_URI": self.url,
@@ -118,7 +118,7 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
-        from esp_coord.extensions import db
+        from esp_coord.core.extensions import db
 
         with self.app.app_context():
             db.engine.dispose()
@@ -126,9 +126,9 @@ class Server:
     def session_cookie(self, user_key: str) -> str:
         """A real server-side session (as tests/factories.py login), as the signed esp_session cookie."""
         from esp_coord.auth.models import AuthSession
+        from esp_coord.core.extensions import db
         from esp_coord.core.keys import token_hash
         from esp_coord.core.time import utc_now
-        from esp_coord.extensions import db
 
         token = secrets.token_urlsafe(32)
         with self.app.app_context():
@@ -193,8 +193,8 @@ class Browser:
 
 # ------------------------------------------------------------------------------------------------- scenario
 def _world_ids(server):
+    from esp_coord.core.extensions import db
     from esp_coord.core.time import today_paris
-    from esp_coord.extensions import db
     from esp_coord.funding.models import Claim
     from esp_coord.meetings.models import Meeting
     from esp_coord.patients.models import Patient
@@ -218,7 +218,7 @@ def _world_ids(server):
 def _counts(server):
     from esp_coord.activity.models import LedgerEntry
     from esp_coord.activity.services import MANUAL_SOURCE
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.patients.models import PatientNote
 
     with server.app.app_context():
@@ -304,7 +304,7 @@ def run_load(server, writers: int, seconds: float, claim_racers=("gp", "nurse"),
 def check(server, result, check_claim=False, require_writes=True):
     from esp_coord.activity.models import LedgerEntry
     from esp_coord.core.audit import AuditEvent
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.funding.models import Claim
 
     ids, before, after, acked, browsers, statuses, errors, claim_results, acked_sets = result

@@ -7,8 +7,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from esp_coord.core.audit import AuditEvent
+from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris, utc_now
-from esp_coord.extensions import db
 from esp_coord.tasks import services as svc
 from esp_coord.tasks.models import Task
 

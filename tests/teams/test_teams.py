@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from esp_coord.core.audit import AuditEvent
-from esp_coord.extensions import db
+from esp_coord.core.extensions import db
 from esp_coord.teams import services as svc
 from esp_coord.teams.models import Membership, Profession, Team, TeamSite
 

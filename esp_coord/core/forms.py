@@ -9,6 +9,7 @@ BIGINT) can hold, as an ordinary validation error.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import fields
 
 LIMIT = 10**12
@@ -28,3 +29,7 @@ def install() -> None:
 
     field_class.process_formdata = process_formdata
     field_class._esp_bounded = True
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token: every POST button without fields (delete, validate, close…)."""

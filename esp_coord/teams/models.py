@@ -7,6 +7,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from esp_coord.core.db import Base, IdMixin, TimestampMixin, uuid_fk
@@ -95,6 +96,16 @@ class Membership(IdMixin, TimestampMixin, Base):
 
     team = relationship("Team", back_populates="memberships", lazy="joined")
     user = relationship("User", back_populates="memberships", lazy="joined")
+
+    @hybrid_property
+    def is_current(self) -> bool:
+        """The membership has not ended: use `Membership.is_current` in queries, never `ended_on.is_(None)`."""
+        return self.ended_on is None
+
+    @is_current.inplace.expression
+    @classmethod
+    def _is_current_expression(cls) -> sa.ColumnElement[bool]:
+        return cls.ended_on.is_(None)
 
     @property
     def role_label(self) -> str:

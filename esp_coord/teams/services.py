@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -11,6 +12,10 @@ from flask_babel import gettext as _
 from esp_coord.core import audit
 from esp_coord.core.extensions import db
 from esp_coord.core.time import today_paris
+
+if TYPE_CHECKING:
+    from esp_coord.auth.models import User
+
 from esp_coord.teams.models import ROLES, Membership, Profession, Team, TeamSite
 
 
@@ -53,6 +58,18 @@ def composition(team: Team) -> Composition:
         else:
             result.other_count += 1
     return result
+
+
+def active_members(team_id: uuid.UUID) -> list[User]:
+    """The one query for a team's current members: users with a current membership and an active account,
+    sorted by name (pickers, invitations, attendance, distribution lists)."""
+    from esp_coord.auth.models import User
+
+    return list(db.session.execute(
+        sa.select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id == team_id, Membership.is_current, User.active.is_(True))
+        .order_by(User.last_name, User.first_name)
+    ).unique().scalars())
 
 
 def active_memberships(team_id) -> list[Membership]:

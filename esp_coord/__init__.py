@@ -52,6 +52,8 @@ def configure_database(app: Flask) -> None:
         options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
     else:
         options.setdefault("pool_pre_ping", True)
+    # production logs never carry SQL parameters (e-mails, names): errors show the statement only
+    options.setdefault("hide_parameters", app.config.get("ENV") == "production")
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -62,9 +64,9 @@ def configure_logging(app: Flask) -> None:
 
 
 def configure_extensions(app: Flask) -> None:
-    from esp_coord.core import forms
+    from esp_coord.core import hygiene
 
-    forms.install()
+    hygiene.configure(app)  # before blueprints: the <int:> converter and the first before_request
     from esp_coord.core.dbevents import install_sqlite_pragmas
     from esp_coord.core.extensions import babel, csrf, db, limiter, login_manager, migrate
     from esp_coord.core.i18n import translation_directories

@@ -13,7 +13,7 @@ log = logging.getLogger("esp_coord.errors")
 PAGES = {400, 403, 404, 405, 413, 429, 500}
 
 
-def _render(code: int, csrf: bool = False):
+def _render(code: int, csrf: bool = False, message: str | None = None):
     from esp_coord.core.extensions import db
 
     try:
@@ -21,7 +21,7 @@ def _render(code: int, csrf: bool = False):
     except Exception:  # noqa: BLE001 - best effort, the page must render
         log.warning("rollback failed while rendering an error page")
     template = f"errors/{code}.html" if code in PAGES else "errors/generic.html"
-    return render_template(template, code=code, csrf=csrf), code
+    return render_template(template, code=code, csrf=csrf, message=message), code
 
 
 def configure(app: Flask) -> None:
@@ -41,7 +41,7 @@ def configure(app: Flask) -> None:
             audit.record("security.rate_limited", object_type="endpoint", object_id=request.endpoint,
                          outcome="failure")
             db.session.commit()
-        return _render(exc.code)
+        return _render(exc.code, message=getattr(exc, "french", None))
 
     @app.errorhandler(Exception)
     def unhandled(exc: Exception):

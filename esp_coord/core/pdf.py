@@ -6,6 +6,7 @@ import mimetypes
 
 from flask import render_template
 
+from esp_coord.core.hygiene import content_disposition
 from esp_coord.resources import resource_path
 
 BASE_URL = "http://esp-coord.invalid/"
@@ -46,9 +47,8 @@ def render_pdf(template: str, **context) -> bytes:
 def pdf_response(data: bytes, filename: str):
     from flask import Response
 
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in filename)
     resp = Response(data, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    resp.headers["Content-Disposition"] = content_disposition(filename)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -88,10 +88,9 @@ def csv_response(text: str, filename: str):
     """CSV for French Excel/LibreOffice: UTF-8 with BOM, ';' separated (caller formats numbers)."""
     from flask import Response
 
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in filename)
     resp = Response(("\ufeff" + text).encode("utf-8"), mimetype="text/csv")
     resp.headers["Content-Type"] = "text/csv; charset=utf-8"
-    resp.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    resp.headers["Content-Disposition"] = content_disposition(filename)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import random
 from dataclasses import dataclass, field
 from datetime import date
@@ -67,14 +68,16 @@ SEEDS = (teams, activity, patients, meetings, care_plans, protocols, funding)
 
 
 def demo_totp_secret(email: str) -> str:
-    """Fixed per demo account so the printed instructions stay valid across runs."""
-    digest = hashlib.sha256(f"esp-coord-demo:{email}".encode()).digest()[:20]
+    """Stable per installation and account (so `esp-coord demo-totp` and the printed instructions stay valid
+    across runs) but never public: keyed with the installation's SECRET_KEY, not derivable from the e-mail."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"esp-coord-demo:{email}".encode(), hashlib.sha256).digest()[:20]
     return base64.b32encode(digest).decode()
 
 
 def run(scale: str = "team", seed: int = 1, if_empty: bool = False, echo=print,
         factor: float | None = None) -> DemoContext | None:
-    if current_app.config["ENV"] == "production" and scale == "team":
+    if current_app.config["ENV"] == "production":  # every scale: demo accounts have a public password
         raise SystemExit("Les données de démonstration sont refusées en production / demo refused in production.")
     if if_empty and db.session.execute(sa.select(sa.func.count()).select_from(Team)).scalar():
         echo("Des données existent déjà : démonstration non rechargée.")

@@ -25,6 +25,7 @@ def demo_command(scale: str, seed: int, if_empty: bool, factor: float | None) ->
 
 
 @click.command("demo-totp")
+@with_appcontext
 @click.argument("email")
 def demo_totp_command(email: str) -> None:
     """Print the current TOTP code of a demo account (development only)."""

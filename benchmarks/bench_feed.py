@@ -35,8 +35,8 @@ def seed(env: dict) -> tuple[str, list[bytes]]:
     from esp_coord import create_app
     from esp_coord.auth.models import User
     from esp_coord.calendar_feeds.services import bump, regenerate
+    from esp_coord.core.extensions import db
     from esp_coord.core.time import PARIS
-    from esp_coord.extensions import db
     from esp_coord.meetings.ics import feed_bytes
     from esp_coord.meetings.models import Meeting
     from esp_coord.teams.models import Membership, Team

@@ -36,8 +36,8 @@ def prepare(env: dict, factor: float, generate: bool) -> dict:
 
     import esp_coord.models  # noqa: F401
     from esp_coord import create_app
+    from esp_coord.core.extensions import db
     from esp_coord.demo import region
-    from esp_coord.extensions import db
     from esp_coord.patients.models import Patient, PatientNote
     from esp_coord.teams.models import Membership, Team
 

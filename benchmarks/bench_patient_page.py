@@ -43,7 +43,7 @@ def main(argv=None) -> int:
 
     logging.getLogger("esp_coord").setLevel(logging.WARNING)
     import esp_coord.models  # noqa: F401
-    from esp_coord.extensions import db
+    from esp_coord.core.extensions import db
     from esp_coord.patients import services, views
     from esp_coord.patients.access import identity
     from esp_coord.reference import ensure_all_reference_data

@@ -34,10 +34,10 @@ def run(env: dict, repeat: int) -> dict:
     import esp_coord.models  # noqa: F401
     from esp_coord import create_app
     from esp_coord.auth.models import User
+    from esp_coord.core.extensions import db
     from esp_coord.core.pdf import render_pdf
     from esp_coord.core.time import utc_now
     from esp_coord.demo.region import ASSOCIATION_EMAIL, REFERENCE_DATE
-    from esp_coord.extensions import db
     from esp_coord.funding import services as svc
     from esp_coord.funding.jobs import build_region_export
     from esp_coord.funding.models import Claim

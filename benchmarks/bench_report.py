@@ -47,8 +47,8 @@ def _populate(n: int, year: int):
     import esp_coord.models  # noqa: F401
     from esp_coord.activity.models import LedgerEntry
     from esp_coord.auth.models import User
+    from esp_coord.core.extensions import db
     from esp_coord.core.time import utc_now
-    from esp_coord.extensions import db
     from esp_coord.reference import ensure_all_reference_data
     from esp_coord.teams.models import Membership, Team
 
@@ -94,8 +94,8 @@ def run_one(n: int) -> dict:
         with app.app_context(), app.test_request_context():
             from pypdf import PdfReader
 
+            from esp_coord.core.extensions import db
             from esp_coord.core.pdf import html_to_pdf
-            from esp_coord.extensions import db
             from esp_coord.reports.services import annual_report_html
 
             team = _populate(n, year)

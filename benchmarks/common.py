@@ -87,9 +87,9 @@ def stop_postgres(cluster) -> None:
 def session_cookie(app, user) -> str:
     """`Cookie:` header value for a logged-in session of `user` (what the login + TOTP journey produces)."""
     from esp_coord.auth.models import AuthSession
+    from esp_coord.core.extensions import db
     from esp_coord.core.keys import token_hash
     from esp_coord.core.time import utc_now
-    from esp_coord.extensions import db
 
     token = secrets.token_urlsafe(32)
     now = utc_now()
@@ -199,8 +199,8 @@ def generate_region(env: dict, factor: float, seed: int = 1) -> dict:
     use_env(env)
     import esp_coord.models  # noqa: F401
     from esp_coord import create_app
+    from esp_coord.core.extensions import db
     from esp_coord.demo import region
-    from esp_coord.extensions import db
 
     app = create_app("production")
     with app.app_context(), app.test_request_context():

@@ -130,22 +130,22 @@ def context_factory(browser):
 DEMO_PASSWORD = "demo-esp-coord-2026"  # noqa: S105 - public demo password (esp_coord/demo/__init__.py)
 
 
-def demo_totp(email: str, live=None) -> str:
+def demo_totp(email: str, live) -> str:
     """Current TOTP code of a demo account. The app refuses a time step already used (replay protection), so a
     second login of the same account on the same server takes the next step (accepted: valid window ±1)."""
     import time
 
     from esp_coord.demo import demo_totp_secret
 
-    totp = pyotp.TOTP(demo_totp_secret(email))
+    with live.app.app_context():  # demo TOTP keys are derived from the installation's SECRET_KEY
+        totp = pyotp.TOTP(demo_totp_secret(email))
     step = int(time.time() // totp.interval)
-    if live is not None:
-        last = live.totp_steps.get(email)
-        if last is not None and step <= last:
-            step = last + 1
-            while step > int(time.time() // totp.interval) + 1:  # pragma: no cover - 3rd login in 30 s
-                time.sleep(0.5)
-        live.totp_steps[email] = step
+    last = live.totp_steps.get(email)
+    if last is not None and step <= last:
+        step = last + 1
+        while step > int(time.time() // totp.interval) + 1:  # pragma: no cover - 3rd login in 30 s
+            time.sleep(0.5)
+    live.totp_steps[email] = step
     return totp.generate_otp(step)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 
@@ -23,7 +24,7 @@ def _values(rule, team_id):
             continue
         converter = rule._converters.get(name)  # noqa: SLF001 - introspection of the URL map
         kind = type(converter).__name__ if converter is not None else ""
-        if kind == "IntegerConverter":
+        if isinstance(converter, IntegerConverter):
             values[name] = 1
         elif kind == "FloatConverter":
             values[name] = 1.0
